@@ -1,0 +1,104 @@
+"""The MQTT contract: topics and versioned JSON payloads (schema in alerts/schemas/)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from alerts.model import Alert, AlertChange
+
+ALERT_EVENT_SCHEMA = "sitewatch.alert-event/1"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under ``<prefix>/<site>/``."""
+
+    prefix: str
+    site: str
+
+    @property
+    def base(self) -> str:
+        """``<prefix>/<site>``."""
+        return f"{self.prefix}/{self.site}"
+
+    @property
+    def alerts(self) -> str:
+        """Alert events (QoS 1, not retained)."""
+        return f"{self.base}/alerts"
+
+    @property
+    def status(self) -> str:
+        """Node status, retained ``online``/``offline`` (last will)."""
+        return f"{self.base}/status"
+
+    def camera_status(self, camera: str) -> str:
+        """Retained health of one camera."""
+        return f"{self.base}/cameras/{camera}/status"
+
+
+def iso(timestamp: float | None) -> str | None:
+    """Seconds since the epoch -> ISO 8601 UTC with milliseconds."""
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def alert_document(alert: Alert, site: str, evidence_base_url: str) -> dict[str, Any]:
+    """An alert as published and served by the API."""
+    snapshot = None
+    if alert.snapshot is not None:
+        snapshot = {
+            "url": f"{evidence_base_url}/api/alerts/{alert.alert_id}/snapshot",
+            "sha256": alert.snapshot.sha256,
+        }
+    return {
+        "alert_id": alert.alert_id,
+        "site": site,
+        "camera": alert.camera,
+        "zone": alert.zone,
+        "hazard": alert.hazard,
+        "severity": alert.severity,
+        "score": alert.score,
+        "peak_score": alert.peak_score,
+        "active": alert.active,
+        "started_at": iso(alert.started_at),
+        "updated_at": iso(alert.updated_at),
+        "ended_at": iso(alert.ended_at),
+        "workflow_state": alert.workflow_state,
+        "boxes": [],
+        "snapshot": snapshot,
+        "clip": None,
+        "details": alert.details,
+    }
+
+
+def event_payload(
+    event_id: str,
+    change: AlertChange,
+    site: str,
+    created_at: float,
+    evidence_base_url: str,
+) -> str:
+    """The JSON text of one alert event."""
+    before = change.before
+    document = {
+        "schema": ALERT_EVENT_SCHEMA,
+        "event_id": event_id,
+        "type": change.type.value,
+        "created_at": iso(created_at),
+        "before": None if before is None else alert_document(before, site, evidence_base_url),
+        "after": alert_document(change.after, site, evidence_base_url),
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of alert events."""
+    text = resources.files("alerts").joinpath("schemas/alert-event.v1.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

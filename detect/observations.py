@@ -1,0 +1,43 @@
+"""What rules report: the start, progress and end of an incident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Hazard(StrEnum):
+    """The three hazards sitewatch watches for."""
+
+    BLOCKED_EXIT = "blocked_exit"
+    FLAME = "flame"
+    MISSING_HARDHAT = "missing_hardhat"
+
+
+class Severity(StrEnum):
+    """How urgent an incident is."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Phase(StrEnum):
+    """Where an incident stands."""
+
+    START = "start"
+    UPDATE = "update"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A rule's finding about one camera zone at one time."""
+
+    camera: str
+    zone: str
+    hazard: Hazard
+    phase: Phase
+    time: float  # wall-clock seconds
+    score: float  # 0..1, hazard-specific (share of the exit zone blocked, confidence...)
+    severity: Severity = Severity.WARNING
+    details: dict[str, float | int | str] = field(default_factory=dict)

@@ -1,0 +1,81 @@
+"""HTTP API (FastAPI): health, cameras, alerts and their snapshots."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+
+from alerts.contract import alert_document
+from alerts.ledger import Ledger
+from ingest.status import CameraStatus
+
+StatusSource = Callable[[], list[CameraStatus]]
+HealthSource = Callable[[], dict[str, Any]]
+
+
+def create_app(
+    ledger: Ledger,
+    data_dir: Path,
+    site: str,
+    base_url: str,
+    cameras: StatusSource,
+    health: HealthSource,
+    tokens: dict[str, tuple[str, str]],  # token -> (holder name, role)
+) -> FastAPI:
+    """The API application; with no tokens configured access is open (loopback binds only)."""
+    app = FastAPI(title="sitewatch", version="0.1.0")
+
+    def current_user(request: Request) -> tuple[str, str]:
+        if not tokens:
+            return ("anonymous", "admin")
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)")
+        for token, holder in tokens.items():
+            if hmac.compare_digest(token.encode(), presented.encode()):
+                return holder
+        raise HTTPException(401, "unknown token")
+
+    User = Annotated[tuple[str, str], Depends(current_user)]  # noqa: N806
+
+    @app.get("/api/health")
+    def get_health() -> dict[str, Any]:
+        return {"status": "ok", "site": site, **health()}
+
+    @app.get("/api/cameras")
+    def get_cameras(_user: User) -> list[dict[str, Any]]:
+        return [asdict(status) for status in cameras()]
+
+    @app.get("/api/alerts")
+    def get_alerts(
+        _user: User, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[dict[str, Any]]:
+        return [alert_document(a, site, base_url) for a in ledger.recent_alerts(limit)]
+
+    @app.get("/api/alerts/{alert_id}")
+    def get_alert(alert_id: str, _user: User) -> dict[str, Any]:
+        alert = ledger.alert(alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert with id {alert_id}")
+        return {**alert_document(alert, site, base_url), "events": ledger.events(alert_id)}
+
+    @app.get("/api/alerts/{alert_id}/snapshot", response_class=FileResponse)
+    def get_snapshot(alert_id: str, _user: User) -> FileResponse:
+        alert = ledger.alert(alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert with id {alert_id}")
+        if alert.snapshot is None:
+            raise HTTPException(404, f"alert {alert_id} has no snapshot")
+        path = (data_dir / alert.snapshot.path).resolve()
+        if not path.is_file() or data_dir.resolve() not in path.parents:
+            raise HTTPException(404, f"snapshot file of alert {alert_id} is missing")
+        return FileResponse(path, media_type="image/jpeg")
+
+    return app

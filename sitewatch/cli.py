@@ -1,0 +1,137 @@
+"""The ``sitewatch`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from detect.onnx_meta import read_class_names
+from ingest.url import redact_url
+from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.site import SiteConfig
+
+app = typer.Typer(
+    help="sitewatch: flames and smoke, missing hard hats and blocked exits on RTSP cameras.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="Site configuration (YAML).", show_default=False)
+]
+
+
+def load_or_exit(path: Path) -> SiteConfig:
+    """Load a config or print every problem and exit 2."""
+    try:
+        return load_config(path, read_classes=read_class_names)
+    except ConfigError as error:
+        err.print(f"[bold red]{path}: {len(error.problems)} problem(s)[/]")
+        for problem in error.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command("check-config")
+def check_config(path: Annotated[Path, typer.Argument(help="Site configuration (YAML).")]) -> None:
+    """Validate a configuration; print every error with its YAML path (exit 2) or a summary."""
+    config = load_or_exit(path)
+    out.print(f"[green]✓[/] {path} is valid — site [bold]{config.site.id}[/] {config.site.name}")
+    table = Table("camera", "url", "fps", "zones", "enabled", box=None, pad_edge=False)
+    for camera in config.cameras:
+        zones = ", ".join(f"{z.name} ({z.kind.value})" for z in camera.zones) or "—"
+        table.add_row(
+            camera.name,
+            redact_url(camera.url),
+            f"{camera.detect_fps:g}",
+            zones,
+            "yes" if camera.enabled else "no",
+        )
+    out.print(table)
+    mqtt = config.mqtt
+    target = "embedded broker" if mqtt.mode.value == "embedded" else "broker"
+    tls = " TLS" if mqtt.tls else ""
+    topics = f"{mqtt.topic_prefix}/{config.site.id}/…"
+    out.print(f"MQTT   {target} {mqtt.host}:{mqtt.port}{tls}, topics {topics}")
+    models = ", ".join(f"{m.name} ({len(m.classes)} classes)" for m in config.models) or "none"
+    out.print(f"Models {models}")
+    storage = config.storage
+    out.print(
+        f"Data   {storage.data_dir} (keep {storage.retention_days} days, "
+        f"quota {storage.disk_quota_gb:g} GB)"
+    )
+    api = config.api
+    access = f"{len(api.tokens)} token(s)" if api.tokens else "open (loopback only)"
+    out.print(f"API    http://{api.host}:{api.port} {access}" if api.enabled else "API    disabled")
+
+
+@app.command()
+def run(
+    config: ConfigOption,
+    log_format: Annotated[
+        str, typer.Option(help="Log lines as 'text' or 'json'.", case_sensitive=False)
+    ] = "text",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = "INFO",
+) -> None:
+    """Watch the cameras of a site until SIGINT or SIGTERM."""
+    from sitewatch.logs import configure_logging
+    from sitewatch.runner import run as run_site
+
+    if log_format not in {"text", "json"}:
+        err.print(f"--log-format must be 'text' or 'json', not '{log_format}'")
+        raise typer.Exit(2)
+    site = load_or_exit(config)
+    configure_logging(log_format, log_level, secrets=secrets_of(site))
+    raise typer.Exit(run_site(site))
+
+
+@app.command()
+def demo(
+    config: ConfigOption = Path("config/demo.yaml"),
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Generated warehouse scene over a local RTSP server, embedded broker, alerts printed."""
+    from sitewatch.demo.session import run_demo
+
+    site = load_or_exit(config)
+    raise typer.Exit(run_demo(site, seconds))
+
+
+@app.command()
+def schema(
+    path: Annotated[Path | None, typer.Argument(help="Write the JSON Schema here.")] = None,
+    check: Annotated[
+        Path | None, typer.Option(help="Exit 1 when this file differs from the schema.")
+    ] = None,
+) -> None:
+    """The JSON Schema of site configurations (for editors and CI)."""
+    text = json.dumps(SiteConfig.model_json_schema(), indent=2) + "\n"
+    if check is not None:
+        if not check.is_file() or check.read_text() != text:
+            err.print(f"{check} is out of date: run `make schema`")
+            raise typer.Exit(1)
+        out.print(f"{check} is up to date")
+        return
+    if path is None:
+        out.print(text, markup=False, highlight=False, end="")
+    else:
+        path.write_text(text)
+        out.print(f"wrote {path}")
+
+
+def secrets_of(config: SiteConfig) -> list[str]:
+    """Secret values that must never reach a log line."""
+    found = [t.token.get_secret_value() for t in config.api.tokens]
+    if config.mqtt.password is not None:
+        found.append(config.mqtt.password.get_secret_value())
+    return found

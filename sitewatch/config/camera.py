@@ -1,0 +1,149 @@
+"""Cameras and their zones."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from sitewatch.config.base import FieldError, Section
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "file://")
+
+Point = tuple[float, float]
+
+
+class ZoneKind(StrEnum):
+    """What a zone means to the rules."""
+
+    EXIT = "exit"
+    HARDHAT_REQUIRED = "hardhat_required"
+    FLAME_ALLOWED = "flame_allowed"
+    IGNORE = "ignore"
+
+
+class Coordinates(StrEnum):
+    """How zone points are given."""
+
+    NORMALIZED = "normalized"
+    PIXELS = "pixels"
+
+
+class Transport(StrEnum):
+    """RTSP transport."""
+
+    TCP = "tcp"
+    UDP = "udp"
+
+
+def _orientation(a: Point, b: Point, c: Point) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    """True when two segments properly intersect (touching at an end does not count)."""
+    d1, d2 = _orientation(q1, q2, p1), _orientation(q1, q2, p2)
+    d3, d4 = _orientation(p1, p2, q1), _orientation(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def polygon_area(points: list[Point]) -> float:
+    """Absolute area by the shoelace formula."""
+    twice = 0.0
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
+        twice += x1 * y2 - x2 * y1
+    return abs(twice) / 2.0
+
+
+def self_intersection(points: list[Point]) -> tuple[int, int] | None:
+    """Indices of two edges that cross, or None for a simple polygon."""
+    edges = list(zip(points, points[1:] + points[:1], strict=True))
+    n = len(edges)
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # neighbours through the closing edge
+            if _segments_cross(*edges[i], *edges[j]):
+                return i, j
+    return None
+
+
+class Zone(Section):
+    """A polygon on one camera's image."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description="Zone name, unique per camera.")]
+    kind: ZoneKind = Field(description="exit | hardhat_required | flame_allowed | ignore")
+    points: list[Point] = Field(description="Polygon vertices [x, y], in order.")
+    coordinates: Coordinates = Field(
+        default=Coordinates.NORMALIZED,
+        description="normalized (0..1 of width/height) or pixels (of the decoded stream).",
+    )
+    obstacle_classes: list[str] = Field(
+        default_factory=list,
+        description="Exit zones only: detector classes that count as obstacles in this zone.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _polygon(cls, points: list[Point]) -> list[Point]:
+        if len(points) < 3:
+            raise ValueError(f"polygon needs at least 3 points, got {len(points)}")
+        crossing = self_intersection(points)
+        if crossing is not None:
+            raise ValueError(f"polygon edges {crossing[0]} and {crossing[1]} cross each other")
+        if polygon_area(points) <= 0.0:
+            raise ValueError("polygon has zero area (points are collinear or repeated)")
+        return points
+
+    @model_validator(mode="after")
+    def _coordinates_in_range(self) -> Self:
+        for index, (x, y) in enumerate(self.points):
+            if self.coordinates is Coordinates.NORMALIZED and not (0 <= x <= 1 and 0 <= y <= 1):
+                raise FieldError(
+                    ("points", index),
+                    f"normalized coordinates must lie within 0..1, got [{x:g}, {y:g}]"
+                    " (set `coordinates: pixels` for pixel coordinates)",
+                )
+            if x < 0 or y < 0:
+                raise FieldError(("points", index), f"coordinates must not be negative: [{x}, {y}]")
+        if self.obstacle_classes and self.kind is not ZoneKind.EXIT:
+            raise FieldError(("obstacle_classes",), "only exit zones take obstacle_classes")
+        return self
+
+
+class Camera(Section):
+    """One camera stream."""
+
+    name: Annotated[
+        str,
+        Field(
+            pattern=NAME_PATTERN,
+            description="Camera name: lower case letters, digits, '-' and '_' (used in topics).",
+        ),
+    ]
+    url: str = Field(
+        description="Stream URL (rtsp://, rtsps://, http(s)://, file://). Put credentials in "
+        "environment variables: rtsp://${CAM_USER}:${CAM_PASS}@host/stream",
+    )
+    transport: Transport = Field(default=Transport.TCP, description="RTSP transport.")
+    detect_fps: float = Field(default=2.0, gt=0, le=30, description="Frames analysed per second.")
+    enabled: bool = True
+    zones: list[Zone] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, url: str) -> str:
+        if not url.startswith(URL_SCHEMES):
+            raise ValueError("url must start with one of " + ", ".join(URL_SCHEMES))
+        return url
+
+    @model_validator(mode="after")
+    def _unique_zone_names(self) -> Self:
+        seen: set[str] = set()
+        for index, zone in enumerate(self.zones):
+            if zone.name in seen:
+                raise FieldError(("zones", index, "name"), f"duplicate zone name '{zone.name}'")
+            seen.add(zone.name)
+        return self

@@ -1,0 +1,237 @@
+"""Load a YAML site configuration: environment substitution, paths, validation, clear errors."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sitewatch.config.base import FieldError
+from sitewatch.config.site import SiteConfig
+
+ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+PATH_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("storage", "data_dir"),
+    ("mqtt", "tls", "ca_file"),
+    ("mqtt", "tls", "cert_file"),
+    ("mqtt", "tls", "key_file"),
+)
+
+Loc = tuple[str | int, ...]
+ClassReader = Callable[[Path], list[str]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration file."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line is not None else ""
+        return f"{self.path or '<file>'}: {self.message}{where}"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, source: Path, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """('cameras', 1, 'zones', 0, 'points') -> 'cameras[1].zones[0].points'."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def load_config(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    read_classes: ClassReader | None = None,
+) -> SiteConfig:
+    """Read, substitute ``${VAR}``, resolve relative paths and validate ``path``.
+
+    ``read_classes`` reads class names from a model file when the config omits them.
+    Raises ConfigError listing every problem found with its YAML path and line.
+    """
+    environment = os.environ if env is None else env
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(path, [Problem("", f"cannot read file: {error.strerror}")]) from None
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError(path, [Problem("", f"invalid YAML: {reason}", line)]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(path, [Problem("", "the file must hold a mapping (key: value)")])
+
+    problems: list[Problem] = []
+    data = _substitute(raw, (), environment, problems)
+    _resolve_paths(data, path.parent.resolve())
+    _fill_model_classes(data, read_classes, problems)
+    if problems:
+        raise ConfigError(path, [_with_line(p, tree) for p in problems])
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as error:
+        found = [_problem(item) for item in error.errors(include_input=False)]
+        raise ConfigError(path, [_with_line(p, tree) for p in found]) from None
+
+
+def _substitute(value: Any, loc: Loc, env: Mapping[str, str], problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*loc, str(k)), env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*loc, i), env, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(Problem(format_loc(loc), f"environment variable {name} is not set"))
+        return ""
+
+    return ENV_PATTERN.sub(replace, value)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    def resolve(container: Any, key: str) -> None:
+        if isinstance(container, dict) and isinstance(container.get(key), str):
+            candidate = Path(container[key]).expanduser()
+            container[key] = str(candidate if candidate.is_absolute() else base / candidate)
+
+    for field_path in PATH_FIELDS:
+        container: Any = data
+        for part in field_path[:-1]:
+            container = container.get(part) if isinstance(container, dict) else None
+        resolve(container, field_path[-1])
+    models = data.get("models")
+    if isinstance(models, list):
+        for model in models:
+            resolve(model, "path")
+
+
+def _fill_model_classes(
+    data: dict[str, Any], read_classes: ClassReader | None, problems: list[Problem]
+) -> None:
+    models = data.get("models")
+    if not isinstance(models, list):
+        return
+    for index, model in enumerate(models):
+        if not isinstance(model, dict) or not isinstance(model.get("path"), str):
+            continue
+        model_path = Path(model["path"])
+        if not model_path.is_file():
+            problems.append(Problem(f"models[{index}].path", f"file not found: {model_path}"))
+        elif not model.get("classes") and read_classes is not None:
+            try:
+                model["classes"] = read_classes(model_path)
+            except (OSError, ValueError) as error:
+                problems.append(Problem(f"models[{index}].path", f"cannot read model: {error}"))
+
+
+def _problem(item: Mapping[str, Any]) -> Problem:
+    loc: Loc = tuple(item["loc"])
+    cause = (item.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        return Problem(format_loc((*loc, *cause.path)), cause.message)
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        message = f"unknown key '{loc[-1]}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        if allowed:
+            message += "; allowed: " + ", ".join(allowed)
+    elif item["type"] == "missing":
+        message = "required field is missing"
+    return Problem(format_loc(loc), message)
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """Field names of the model found at ``loc`` inside SiteConfig ([] if not a model)."""
+    current: Any = SiteConfig
+    for part in loc:
+        current = _inner_model(current, part)
+        if current is None:
+            return []
+    return list(current.model_fields) if _is_model(current) else []
+
+
+def _inner_model(annotation: Any, part: str | int) -> Any:
+    if _is_model(annotation) and isinstance(part, str):
+        field = annotation.model_fields.get(part)
+        return _unwrap(field.annotation) if field is not None else None
+    if isinstance(part, int) and typing.get_origin(annotation) is list:
+        return _unwrap(typing.get_args(annotation)[0])
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional/Annotated to the interesting type."""
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(inner[0]) if len(inner) == 1 else annotation
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _with_line(problem: Problem, tree: yaml.Node | None) -> Problem:
+    """Attach the line of the deepest YAML node on the problem's path."""
+    if tree is None or not problem.path:
+        return problem
+    node = tree
+    for part in _parse_path(problem.path):
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+    return Problem(problem.path, problem.message, node.start_mark.line + 1)
+
+
+def _parse_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return parts
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if key.value == part:
+                found: yaml.Node = value
+                return found
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None

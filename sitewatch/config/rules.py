@@ -1,0 +1,64 @@
+"""Rule parameters (one section per hazard)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from sitewatch.config.base import FieldError, Section
+
+
+class BlockedExitRule(Section):
+    """An exit zone that differs from its reference image of the clear exit."""
+
+    check_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often each exit zone is compared."
+    )
+    min_blocked_fraction: float = Field(
+        default=0.35, gt=0, le=1, description="Share of the zone that must differ to count."
+    )
+    dwell_s: float = Field(
+        default=30.0, ge=0, le=3600, description="How long the zone must stay blocked to alert."
+    )
+    clear_s: float = Field(
+        default=10.0, ge=0, le=3600, description="How long it must stay clear to end the alert."
+    )
+    cooldown_s: float = Field(
+        default=60.0, ge=0, description="Quiet time before the same zone may open a new alert."
+    )
+
+
+class FlameRule(Section):
+    """Fire and smoke detections (needs a model with fire/smoke classes)."""
+
+    fire_threshold: float = Field(default=0.45, gt=0, lt=1)
+    smoke_threshold: float = Field(default=0.45, gt=0, lt=1)
+    confirm_frames: int = Field(default=3, ge=1, description="k of the last n sampled frames.")
+    window_frames: int = Field(default=5, ge=1, description="n sampled frames.")
+    min_area_fraction: float = Field(default=0.0005, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> Self:
+        if self.confirm_frames > self.window_frames:
+            raise FieldError(
+                ("confirm_frames",),
+                f"confirm_frames ({self.confirm_frames}) cannot exceed window_frames "
+                f"({self.window_frames})",
+            )
+        return self
+
+
+class HardhatRule(Section):
+    """Bare heads in hardhat_required zones (needs a model with a head class)."""
+
+    head_threshold: float = Field(default=0.5, gt=0, lt=1)
+    min_duration_s: float = Field(default=3.0, ge=0)
+
+
+class Rules(Section):
+    """Parameters of every rule."""
+
+    blocked_exit: BlockedExitRule = Field(default_factory=BlockedExitRule)
+    flame: FlameRule = Field(default_factory=FlameRule)
+    hardhat: HardhatRule = Field(default_factory=HardhatRule)

@@ -1,0 +1,64 @@
+"""The root of a site configuration."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from sitewatch.config.api import Api
+from sitewatch.config.base import FieldError, Section
+from sitewatch.config.camera import NAME_PATTERN, Camera
+from sitewatch.config.detector import Model
+from sitewatch.config.mqtt import Mqtt
+from sitewatch.config.rules import Rules
+from sitewatch.config.storage import Storage
+
+
+class Site(Section):
+    """Which site this edge node watches."""
+
+    id: str = Field(pattern=NAME_PATTERN, description="Site id, used in MQTT topics.")
+    name: str = Field(default="", description="Human-readable site name.")
+
+
+class SiteConfig(Section):
+    """A whole sitewatch configuration file."""
+
+    site: Site
+    cameras: list[Camera] = Field(min_length=1)
+    models: list[Model] = Field(default_factory=list)
+    rules: Rules = Field(default_factory=Rules)
+    mqtt: Mqtt = Field(default_factory=Mqtt)
+    storage: Storage = Field(default_factory=Storage)
+    api: Api = Field(default_factory=Api)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        self._check_unique("cameras", [camera.name for camera in self.cameras])
+        self._check_unique("models", [model.name for model in self.models])
+        known = {name for model in self.models for name in model.classes}
+        for c, camera in enumerate(self.cameras):
+            for z, zone in enumerate(camera.zones):
+                for k, wanted in enumerate(zone.obstacle_classes):
+                    if wanted not in known:
+                        offer = ", ".join(sorted(known)) or "none: no model is configured"
+                        raise FieldError(
+                            ("cameras", c, "zones", z, "obstacle_classes", k),
+                            f"class '{wanted}' is not a class of any configured model "
+                            f"(known classes: {offer})",
+                        )
+        return self
+
+    @staticmethod
+    def _check_unique(section: str, names: list[str]) -> None:
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise FieldError((section, index, "name"), f"duplicate name '{name}'")
+
+    def camera(self, name: str) -> Camera:
+        """The camera called ``name`` (KeyError names it when missing)."""
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise KeyError(f"no camera named '{name}' (cameras: {[c.name for c in self.cameras]})")

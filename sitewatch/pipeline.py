@@ -1,0 +1,144 @@
+"""The analysis loop: newest frame per camera -> exit checks -> rules -> alert service."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from alerts.service import AlertService
+from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
+from detect.exit_compare import Gray, differing_fraction, to_gray
+from detect.observations import Hazard
+from detect.references import ReferenceStore
+from detect.zones import Mask, ZoneShape
+from ingest.camera_reader import CameraReader
+from ingest.frames import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExitZoneWatch:
+    """One exit zone's rule state and cached mask."""
+
+    zone: ZoneShape
+    state: ExitState = field(default_factory=ExitState)
+    mask: Mask | None = None
+
+    def mask_for(self, width: int, height: int) -> Mask:
+        """The zone mask at this frame size (cached)."""
+        if self.mask is None or self.mask.shape != (height, width):
+            self.mask = self.zone.mask(width, height)
+        return self.mask
+
+
+@dataclass
+class CameraWork:
+    """What the loop does for one camera."""
+
+    reader: CameraReader
+    sample_period_s: float
+    exits: list[ExitZoneWatch]
+    last_index: int = -1
+    next_due: float = 0.0
+    reference: Gray | None = None
+
+
+class AnalysisLoop(threading.Thread):
+    """Samples every camera at its rate and runs the rules; one thread for all cameras."""
+
+    def __init__(
+        self,
+        cameras: list[CameraWork],
+        service: AlertService,
+        references: ReferenceStore,
+        exit_params: BlockedExitParams,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="analysis", daemon=True)
+        self._cameras = cameras
+        self._service = service
+        self._references = references
+        self._exit_params = exit_params
+        self._stop_event = stop
+        self.frames_analysed = 0
+        self._resume_open_alerts()
+
+    def _resume_open_alerts(self) -> None:
+        """Zones with an alert still open from before a restart start as blocked, so that
+        the alert ends once the zone is seen clear instead of staying open forever."""
+        open_keys = {(a.camera, a.zone) for a in self._service.open_alerts()}
+        now = time.time()
+        for work in self._cameras:
+            for watch in work.exits:
+                if (work.reader.settings.name, watch.zone.name) in open_keys:
+                    watch.state = ExitState(ZonePhase.BLOCKED, now)
+
+    def run(self) -> None:
+        """Loop until stop."""
+        while not self._stop_event.is_set():
+            now = time.monotonic()
+            for work in self._cameras:
+                if now < work.next_due:
+                    continue
+                frame = work.reader.latest.take_newer(work.last_index)
+                if frame is None:
+                    continue
+                work.last_index = frame.index
+                work.next_due = now + work.sample_period_s
+                try:
+                    self._analyse(work, frame)
+                except (ValueError, OSError, cv2.error) as error:
+                    log.exception("camera %s: analysis failed: %s", frame.camera, error)
+                self.frames_analysed += 1
+            soonest = min((w.next_due for w in self._cameras), default=now + 0.1)
+            self._stop_event.wait(min(max(soonest - time.monotonic(), 0.01), 0.1))
+
+    def _analyse(self, work: CameraWork, frame: Frame) -> None:
+        if not work.exits:
+            return
+        current = to_gray(frame.image)
+        reference = self._reference_for(work, frame)
+        width, height = frame.size
+        for watch in work.exits:
+            fraction = differing_fraction(reference, current, watch.mask_for(width, height))
+            watch.state, observations = step(
+                watch.state,
+                fraction,
+                frame.wall_time,
+                self._exit_params,
+                frame.camera,
+                watch.zone.name,
+            )
+            for observation in observations:
+                assert observation.hazard is Hazard.BLOCKED_EXIT
+                self._service.handle(observation, frame.image)
+
+    def _reference_for(self, work: CameraWork, frame: Frame) -> Gray:
+        width, height = frame.size
+        if work.reference is None:
+            stored = self._references.load(frame.camera)
+            if stored is None:
+                stored = self._references.save(frame.camera, frame.image, frame.wall_time)
+                log.info(
+                    "camera %s: captured the reference image of the clear exits (%s)",
+                    frame.camera,
+                    stored.path,
+                )
+            work.reference = to_gray(stored.image)
+        if work.reference.shape != (height, width):
+            log.warning(
+                "camera %s: frame size %dx%d differs from the reference %dx%d; resizing it",
+                frame.camera,
+                width,
+                height,
+                work.reference.shape[1],
+                work.reference.shape[0],
+            )
+            work.reference = np.asarray(cv2.resize(work.reference, (width, height)), np.float32)
+        return work.reference

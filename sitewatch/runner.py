@@ -1,0 +1,226 @@
+"""Composition root: builds every stage from a SiteConfig, runs them, shuts them down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from alerts.contract import Topics
+from alerts.embedded_broker import EmbeddedBroker
+from alerts.ledger import Ledger
+from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
+from alerts.service import AlertService
+from detect.blocked_exit import BlockedExitParams
+from detect.references import ReferenceStore
+from detect.zones import ZoneShape
+from ingest.camera_reader import CameraReader, ReaderSettings
+from ingest.status import CameraState, CameraStatus
+from sitewatch.api import create_app
+from sitewatch.config.camera import Coordinates, ZoneKind
+from sitewatch.config.mqtt import MqttMode
+from sitewatch.config.site import SiteConfig
+from sitewatch.pipeline import AnalysisLoop, CameraWork, ExitZoneWatch
+
+log = logging.getLogger(__name__)
+SHUTDOWN_BUDGET_S = 10.0
+
+
+def broker_settings(config: SiteConfig) -> BrokerSettings:
+    """MQTT connection settings from the config."""
+    mqtt = config.mqtt
+    tls = mqtt.tls
+    return BrokerSettings(
+        host=mqtt.host,
+        port=mqtt.port,
+        client_id=mqtt.client_id or f"sitewatch-{config.site.id}",
+        username=mqtt.username,
+        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        tls=tls is not None,
+        ca_file=tls.ca_file if tls else None,
+        cert_file=tls.cert_file if tls else None,
+        key_file=tls.key_file if tls else None,
+        insecure=tls.insecure if tls else False,
+        keepalive_s=mqtt.keepalive_s,
+        mqtt5=mqtt.mode is MqttMode.EXTERNAL,  # the embedded broker speaks 3.1.1 only
+    )
+
+
+def api_base_url(config: SiteConfig) -> str:
+    """Where evidence URLs point."""
+    return config.api.public_url or f"http://{config.api.host}:{config.api.port}"
+
+
+class Runner:
+    """All threads of one sitewatch process, sharing one stop event."""
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.config = config
+        self.stop = threading.Event()
+        self.started_at = time.time()
+        data_dir = config.storage.data_dir
+        self.topics = Topics(config.mqtt.topic_prefix, config.site.id)
+        self.ledger = Ledger(data_dir / "ledger.sqlite3")
+        self.broker = (
+            EmbeddedBroker(config.mqtt.host, config.mqtt.port)
+            if config.mqtt.mode is MqttMode.EMBEDDED
+            else None
+        )
+        wake = threading.Event()
+        self.publisher = MqttPublisher(
+            broker_settings(config), self.ledger, self.topics, self.stop, wake
+        )
+        self.service = AlertService(
+            self.ledger,
+            self.topics,
+            data_dir,
+            api_base_url(config),
+            {"blocked_exit": config.rules.blocked_exit.cooldown_s},
+            recorded=wake,
+        )
+        self.readers = [self._reader(camera.name) for camera in config.cameras if camera.enabled]
+        self.analysis = AnalysisLoop(
+            [self._work(reader) for reader in self.readers],
+            self.service,
+            ReferenceStore(data_dir / "references"),
+            self._exit_params(),
+            self.stop,
+        )
+        self.api_server = self._api_server() if config.api.enabled else None
+
+    def _reader(self, name: str) -> CameraReader:
+        camera = self.config.camera(name)
+        settings = ReaderSettings(
+            name=camera.name, url=camera.url, transport=camera.transport.value
+        )
+        return CameraReader(settings, self.stop, on_status=self._publish_camera_status)
+
+    def _work(self, reader: CameraReader) -> CameraWork:
+        camera = self.config.camera(reader.settings.name)
+        exits = [
+            ExitZoneWatch(
+                ZoneShape(
+                    zone.name,
+                    zone.kind.value,
+                    tuple(zone.points),
+                    normalized=zone.coordinates is Coordinates.NORMALIZED,
+                )
+            )
+            for zone in camera.zones
+            if zone.kind is ZoneKind.EXIT
+        ]
+        period = 1.0 / camera.detect_fps
+        if exits:
+            period = min(period, self.config.rules.blocked_exit.check_interval_s)
+        return CameraWork(reader, period, exits)
+
+    def _exit_params(self) -> BlockedExitParams:
+        rule = self.config.rules.blocked_exit
+        return BlockedExitParams(rule.min_blocked_fraction, rule.dwell_s, rule.clear_s)
+
+    def _publish_camera_status(self, status: CameraStatus) -> None:
+        document = asdict(status)
+        self.publisher.set_retained(
+            self.topics.camera_status(status.camera), json.dumps(document, sort_keys=True)
+        )
+
+    def _api_server(self) -> uvicorn.Server:
+        api = self.config.api
+        tokens = {t.token.get_secret_value(): (t.name, t.role.value) for t in api.tokens}
+        app = create_app(
+            self.ledger,
+            self.config.storage.data_dir,
+            self.config.site.id,
+            api_base_url(self.config),
+            self.camera_statuses,
+            self.health,
+            tokens,
+        )
+        server_config = uvicorn.Config(
+            app, host=api.host, port=api.port, log_level="warning", access_log=False
+        )
+        return uvicorn.Server(server_config)
+
+    def camera_statuses(self) -> list[CameraStatus]:
+        """Health of every configured camera."""
+        statuses = {reader.settings.name: reader.status for reader in self.readers}
+        return [
+            statuses.get(c.name) or CameraStatus(c.name, CameraState.DISABLED, self.started_at)
+            for c in self.config.cameras
+        ]
+
+    def health(self) -> dict[str, Any]:
+        """Figures for /api/health."""
+        return {
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "mqtt_connected": self.publisher.connected,
+            "outbox_pending": self.ledger.pending_count(),
+            "open_alerts": len(self.service.open_alerts()),
+            "frames_analysed": self.analysis.frames_analysed,
+        }
+
+    def start(self) -> None:
+        """Start every thread (broker first, API last)."""
+        if self.broker is not None:
+            self.broker.start()
+        self.publisher.start()
+        for camera in self.config.cameras:
+            if not camera.enabled:
+                self._publish_camera_status(
+                    CameraStatus(camera.name, CameraState.DISABLED, self.started_at)
+                )
+        for reader in self.readers:
+            reader.start()
+        self.analysis.start()
+        if self.api_server is not None:
+            threading.Thread(target=self.api_server.run, name="api", daemon=True).start()
+        log.info(
+            "sitewatch running: site %s, %d camera(s), API %s",
+            self.config.site.id,
+            len(self.readers),
+            api_base_url(self.config) if self.api_server else "disabled",
+        )
+
+    def shutdown(self) -> None:
+        """Stop everything within SHUTDOWN_BUDGET_S; undelivered events stay in the outbox."""
+        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
+        self.stop.set()
+        if self.api_server is not None:
+            self.api_server.should_exit = True
+        for thread in [*self.readers, self.analysis]:
+            thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
+        self.publisher.join(max(0.1, deadline - time.monotonic() - 1.5))
+        if self.broker is not None:
+            self.broker.stop(timeout_s=1.0)
+        self.ledger.close()
+        log.info("sitewatch stopped")
+
+
+def run(config: SiteConfig, on_started: Callable[[Runner], None] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; returns the process exit code."""
+    runner = Runner(config)
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        runner.stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        runner.start()
+        if on_started is not None:
+            on_started(runner)
+        while not runner.stop.wait(0.5):
+            pass
+    finally:
+        runner.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

@@ -1,0 +1,275 @@
+"""Site configuration: valid files load, malformed ones are rejected with the field's path."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sitewatch.cli import app
+from sitewatch.config.loader import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE: dict[str, Any] = {
+    "site": {"id": "plant-a", "name": "Plant A"},
+    "cameras": [
+        {
+            "name": "dock",
+            "url": "rtsp://${CAM_USER}:${CAM_PASS}@10.0.0.5:554/stream",
+            "detect_fps": 2,
+            "zones": [
+                {"name": "exit-1", "kind": "exit", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}
+            ],
+        },
+        {"name": "yard", "url": "rtsp://10.0.0.6/live"},
+    ],
+    "models": [],
+    "mqtt": {"host": "127.0.0.1", "port": 1883},
+    "storage": {"data_dir": "data"},
+}
+ENV = {"CAM_USER": "admin", "CAM_PASS": "s3cr3t-Pa55"}
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Edit:
+    def edit(config: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = config
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return edit
+
+
+def _delete(path: str) -> Edit:
+    def edit(config: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = config
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        del node[last]
+
+    return edit
+
+
+def _write(tmp_path: Path, config: dict[str, Any]) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+MALFORMED: list[tuple[str, Edit, str, str]] = [
+    ("unknown top-level key", _set("sites", 1), "sites", "unknown key 'sites'"),
+    ("unknown camera key", _set("cameras.0.fsp", 3), "cameras[0].fsp", "unknown key"),
+    ("wrong type", _set("cameras.0.detect_fps", "fast"), "cameras[0].detect_fps", "number"),
+    ("negative fps", _set("cameras.0.detect_fps", -1), "cameras[0].detect_fps", "greater than 0"),
+    (
+        "two-point polygon",
+        _set("cameras.0.zones.0.points", [[0.1, 0.1], [0.2, 0.2]]),
+        "cameras[0].zones[0].points",
+        "polygon needs at least 3 points",
+    ),
+    (
+        "collinear polygon",
+        _set("cameras.0.zones.0.points", [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]),
+        "cameras[0].zones[0].points",
+        "zero area",
+    ),
+    (
+        "self-crossing polygon",
+        _set("cameras.0.zones.0.points", [[0, 0], [1, 1], [1, 0], [0, 1]]),
+        "cameras[0].zones[0].points",
+        "cross",
+    ),
+    (
+        "normalized point out of range",
+        _set("cameras.0.zones.0.points", [[0.1, 0.1], [1.4, 0.1], [0.5, 0.6]]),
+        "cameras[0].zones[0].points[1]",
+        "within 0..1",
+    ),
+    (
+        "unknown zone kind",
+        _set("cameras.0.zones.0.kind", "door"),
+        "cameras[0].zones[0].kind",
+        "'exit'",
+    ),
+    ("duplicate camera names", _set("cameras.1.name", "dock"), "cameras[1].name", "duplicate"),
+    (
+        "zone references a missing model class",
+        _set("cameras.0.zones.0.obstacle_classes", ["pallet"]),
+        "cameras[0].zones[0].obstacle_classes[0]",
+        "class 'pallet' is not a class of any configured model",
+    ),
+    (
+        "missing password variable",
+        lambda c: None,  # the environment lacks CAM_PASS (see the test)
+        "cameras[0].url",
+        "environment variable CAM_PASS is not set",
+    ),
+    ("bad url scheme", _set("cameras.1.url", "ftp://x/y"), "cameras[1].url", "rtsp://"),
+    ("bad camera name", _set("cameras.1.name", "Yard 2"), "cameras[1].name", "pattern"),
+    ("no cameras", _set("cameras", []), "cameras", "at least 1"),
+    ("missing site id", _delete("site.id"), "site.id", "required field is missing"),
+    ("port out of range", _set("mqtt.port", 70000), "mqtt.port", "less than or equal"),
+    (
+        "password without username",
+        _set("mqtt.password", "pw"),
+        "mqtt.username",
+        "a password needs a username",
+    ),
+    (
+        "public bind without tokens",
+        _set("api", {"host": "0.0.0.0"}),
+        "api.tokens",
+        "needs at least one token",
+    ),
+    (
+        "short api token",
+        _set("api", {"tokens": [{"name": "ops", "token": "short", "role": "operator"}]}),
+        "api.tokens[0].token",
+        "at least 16",
+    ),
+    (
+        "k greater than n",
+        _set("rules", {"flame": {"confirm_frames": 6, "window_frames": 5}}),
+        "rules.flame.confirm_frames",
+        "cannot exceed",
+    ),
+    (
+        "duplicate zone names",
+        _set(
+            "cameras.1.zones",
+            [
+                {"name": "z", "kind": "ignore", "points": [[0, 0], [1, 0], [1, 1]]},
+                {"name": "z", "kind": "ignore", "points": [[0, 0], [1, 0], [0, 1]]},
+            ],
+        ),
+        "cameras[1].zones[1].name",
+        "duplicate zone name",
+    ),
+    (
+        "model file missing",
+        _set("models", [{"name": "hazards", "path": "nowhere.onnx"}]),
+        "models[0].path",
+        "file not found",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "path", "fragment"),
+    [case[1:] for case in MALFORMED],
+    ids=[case[0] for case in MALFORMED],
+)
+def test_malformed_config_is_rejected_with_its_path(
+    tmp_path: Path, edit: Edit, path: str, fragment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = copy.deepcopy(BASE)
+    edit(config)
+    file = _write(tmp_path, config)
+    monkeypatch.setenv("CAM_USER", ENV["CAM_USER"])
+    if "CAM_PASS" in fragment:
+        monkeypatch.delenv("CAM_PASS", raising=False)
+    else:
+        monkeypatch.setenv("CAM_PASS", ENV["CAM_PASS"])
+
+    result = CliRunner().invoke(app, ["check-config", str(file)])
+
+    assert result.exit_code == 2, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    matching = [line for line in lines if line.startswith(f"{path}:")]
+    assert matching, f"no error for {path} in:\n{result.output}"
+    assert any(fragment in line for line in matching), result.output
+    assert ENV["CAM_PASS"] not in result.output
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    config = copy.deepcopy(BASE)
+    config["cameras"][0]["detect_fps"] = 0
+    config["cameras"][1]["transport"] = "quic"
+    config["mqtt"]["prot"] = 1
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, config), env=ENV)
+
+    paths = {problem.path for problem in caught.value.problems}
+    assert paths == {"cameras[0].detect_fps", "cameras[1].transport", "mqtt.prot"}
+
+
+def test_problems_carry_the_yaml_line(tmp_path: Path) -> None:
+    file = tmp_path / "site.yaml"
+    file.write_text(
+        "site:\n  id: a\ncameras:\n  - name: cam\n    url: rtsp://h/s\n    detect_fps: -2\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, env={})
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == ("cameras[0].detect_fps", 6)
+
+
+def test_typo_gets_a_suggestion(tmp_path: Path) -> None:
+    config = copy.deepcopy(BASE)
+    config["cameras"][0]["detect_fsp"] = 2
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, config), env=ENV)
+    assert "did you mean 'detect_fps'?" in str(caught.value)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    file = tmp_path / "site.yaml"
+    file.write_text("site:\n  id: a\ncameras: [\n")
+    result = CliRunner().invoke(app, ["check-config", str(file)])
+    assert result.exit_code == 2
+    assert "invalid YAML" in result.output
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["check-config", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 2
+    assert "cannot read file" in result.output
+
+
+def test_environment_substitution_and_defaults(tmp_path: Path) -> None:
+    config = copy.deepcopy(BASE)
+    config["cameras"][1]["url"] = "rtsp://${YARD_HOST:-10.0.0.9}/live"
+    loaded = load_config(_write(tmp_path, config), env=ENV)
+    assert loaded.cameras[0].url == "rtsp://admin:s3cr3t-Pa55@10.0.0.5:554/stream"
+    assert loaded.cameras[1].url == "rtsp://10.0.0.9/live"
+    assert loaded.storage.data_dir == tmp_path / "data"  # relative to the config file
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    loaded = load_config(_write(tmp_path, copy.deepcopy(BASE)), env=ENV)
+    with pytest.raises(ValueError, match="frozen"):
+        loaded.cameras[0].detect_fps = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["site-example.yaml", "demo.yaml"])
+def test_shipped_examples_are_valid(name: str) -> None:
+    result = CliRunner().invoke(app, ["check-config", str(ROOT / "config" / name)])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output
+
+
+def test_valid_summary_hides_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(app, ["check-config", str(_write(tmp_path, BASE))])
+    assert result.exit_code == 0, result.output
+    assert ENV["CAM_PASS"] not in result.output
+    assert "dock" in result.output
+
+
+def test_schema_file_is_current() -> None:
+    result = CliRunner().invoke(app, ["schema", "--check", str(ROOT / "config" / "schema.json")])
+    assert result.exit_code == 0, result.output
