@@ -1,8 +1,9 @@
 """How much of an exit zone differs structurally from its reference image of the clear exit.
 
-Robust to lighting: blocks with texture are compared by normalised cross-correlation (immune to
-gain and offset), flat blocks by their mean after the zone's global brightness change is divided
-out. Sensor noise is smoothed away first.
+Robust to lighting: a block differs when its texture no longer correlates with the reference
+(normalised cross-correlation, immune to gain and offset) or when its mean brightness changed after
+the scene's global brightness change, measured outside the zone, is divided out. Sensor noise is
+smoothed away first.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ Gray = npt.NDArray[np.float32]
 BLOCK = 16
 TEXTURE_STD = 6.0  # grey levels: below this a block counts as flat
 MIN_CORRELATION = 0.5
-FLAT_MEAN_CHANGE = 0.2  # share of the reference mean
+MEAN_CHANGE = 0.2  # share of the reference mean
 
 
 def to_gray(image: npt.NDArray[np.uint8]) -> Gray:
@@ -43,8 +44,7 @@ def differing_fraction(reference: Gray, current: Gray, mask: Mask, block: int = 
     cur = _crop(current, top, left, height, width)
     inside = _crop(mask.astype(np.float32), top, left, height, width)
 
-    gain = float(np.median(cur[inside > 0])) / max(float(np.median(ref[inside > 0])), 1.0)
-    cur = cur / max(gain, 1e-3)
+    cur = cur / _lighting_gain(reference, current, mask)
 
     r, c, m = (_blocks(a, block) for a in (ref, cur, inside))
     coverage = m.mean(axis=(2, 3))
@@ -55,13 +55,21 @@ def differing_fraction(reference: Gray, current: Gray, mask: Mask, block: int = 
     std_c = np.sqrt((dc**2).mean(axis=(2, 3)))
     correlation = (dr * dc).mean(axis=(2, 3)) / (std_r * std_c + 1e-6)
     textured = np.maximum(std_r, std_c) > TEXTURE_STD
-    flat_change = np.abs(mean_c - mean_r) > FLAT_MEAN_CHANGE * np.maximum(mean_r, 20.0)
-    differs = np.where(textured, correlation < MIN_CORRELATION, flat_change)
+    mean_change = np.abs(mean_c - mean_r) > MEAN_CHANGE * np.maximum(mean_r, 20.0)
+    differs = (textured & (correlation < MIN_CORRELATION)) | mean_change
     considered = coverage >= 0.5
     total = float(coverage[considered].sum())
     if total == 0.0:
         return 0.0
     return float((coverage * differs)[considered].sum()) / total
+
+
+def _lighting_gain(reference: Gray, current: Gray, mask: Mask) -> float:
+    """Global brightness change, measured outside the zone so an obstacle cannot hide in it."""
+    outside = ~mask
+    pick = outside if outside.sum() >= mask.sum() // 4 else mask
+    gain = float(np.median(current[pick])) / max(float(np.median(reference[pick])), 1.0)
+    return max(gain, 1e-3)
 
 
 def _crop(image: Gray, top: int, left: int, height: int, width: int) -> Gray:

@@ -1,0 +1,161 @@
+"""Alert lifecycle and ledger: one alert per incident, cooldown, atomic outbox, valid payloads."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from alerts.contract import Topics, load_schema
+from alerts.ledger import Ledger, LedgerError
+from alerts.model import EventType
+from alerts.service import AlertService, new_ulid
+from detect.observations import Hazard, Observation, Phase
+
+TOPICS = Topics("sitewatch", "plant-a")
+
+
+def obs(phase: Phase, t: float, score: float = 0.7, zone: str = "exit-1") -> Observation:
+    return Observation("dock", zone, Hazard.BLOCKED_EXIT, phase, t, score)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.sqlite3")
+
+
+@pytest.fixture
+def service(ledger: Ledger, tmp_path: Path) -> AlertService:
+    return AlertService(
+        ledger, TOPICS, tmp_path, "http://127.0.0.1:8080", {"blocked_exit": 60.0}
+    )
+
+
+def types(ledger: Ledger) -> list[str]:
+    return [json.loads(item.payload)["type"] for item in ledger.pending(1000)]
+
+
+def test_incident_start_update_end(service: AlertService, ledger: Ledger) -> None:
+    image = np.zeros((48, 64, 3), np.uint8)
+    new = service.handle(obs(Phase.START, 100.0, 0.5), image)
+    service.handle(obs(Phase.UPDATE, 110.0, 0.9), image)
+    service.handle(obs(Phase.END, 120.0, 0.9), image)
+
+    assert new is not None and new.type is EventType.NEW
+    assert types(ledger) == ["new", "update", "end"]
+    stored = ledger.alert(new.after.alert_id)
+    assert stored is not None
+    assert (stored.peak_score, stored.ended_at) == (0.9, 120.0)
+    assert stored.snapshot is not None and len(stored.snapshot.sha256) == 64
+    assert service.open_alerts() == []
+
+
+def test_second_start_while_open_is_an_update(service: AlertService, ledger: Ledger) -> None:
+    service.handle(obs(Phase.START, 1.0), None)
+    service.handle(obs(Phase.START, 2.0), None)
+    assert types(ledger) == ["new", "update"]
+    assert len(ledger.recent_alerts()) == 1
+
+
+def test_cooldown_reopens_the_previous_alert(service: AlertService, ledger: Ledger) -> None:
+    first = service.handle(obs(Phase.START, 0.0), None)
+    service.handle(obs(Phase.END, 10.0), None)
+    again = service.handle(obs(Phase.START, 30.0), None)  # within the 60 s cooldown
+    later = service.handle(obs(Phase.END, 40.0), None)
+    fresh = service.handle(obs(Phase.START, 200.0), None)  # after the cooldown
+    assert first is not None and again is not None and later is not None and fresh is not None
+    assert again.after.alert_id == first.after.alert_id and again.after.active
+    assert fresh.type is EventType.NEW and fresh.after.alert_id != first.after.alert_id
+
+
+def test_other_zone_is_another_alert(service: AlertService, ledger: Ledger) -> None:
+    service.handle(obs(Phase.START, 0.0, zone="exit-1"), None)
+    service.handle(obs(Phase.START, 0.0, zone="exit-2"), None)
+    assert types(ledger) == ["new", "new"]
+
+
+def test_update_without_open_alert_is_ignored(service: AlertService, ledger: Ledger) -> None:
+    assert service.handle(obs(Phase.END, 5.0), None) is None
+    assert ledger.pending_count() == 0
+
+
+def test_open_alerts_survive_a_restart(ledger: Ledger, tmp_path: Path) -> None:
+    args = (TOPICS, tmp_path, "http://h:1", {"blocked_exit": 60.0})
+    AlertService(ledger, *args).handle(obs(Phase.START, 0.0), None)
+    restarted = AlertService(ledger, *args)
+    again = restarted.handle(obs(Phase.START, 50.0), None)
+    assert again is not None and again.type is EventType.UPDATE
+
+
+def test_every_payload_validates_against_the_schema(service: AlertService, ledger: Ledger) -> None:
+    image = np.full((48, 64, 3), 128, np.uint8)
+    service.handle(obs(Phase.START, 1_700_000_000.0), image)
+    service.handle(obs(Phase.UPDATE, 1_700_000_010.0, 0.95), image)
+    service.handle(obs(Phase.END, 1_700_000_020.0), image)
+    schema = load_schema()
+    for item in ledger.pending(10):
+        jsonschema.validate(json.loads(item.payload), schema)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("type", "created"), ("event_id", "not-a-ulid"), ("schema", "sitewatch.alert-event/2")],
+)
+def test_schema_rejects_wrong_payloads(
+    service: AlertService, ledger: Ledger, field: str, value: str
+) -> None:
+    service.handle(obs(Phase.START, 1_700_000_000.0), None)
+    payload = json.loads(ledger.pending(1)[0].payload)
+    payload[field] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(payload, load_schema())
+
+
+def test_outbox_delivery_is_recorded(service: AlertService, ledger: Ledger) -> None:
+    for t in range(3):
+        service.handle(obs(Phase.START, float(t), zone=f"z{t}"), None)
+    items = ledger.pending(10)
+    ledger.mark_delivered([items[0].seq, items[2].seq], 5.0)
+    assert [item.seq for item in ledger.pending(10)] == [items[1].seq]
+    assert ledger.pending_count() == 1
+
+
+def test_ids_are_time_sortable() -> None:
+    ids = [new_ulid() for _ in range(50)]
+    assert ids == sorted(ids)
+
+
+def test_failed_transaction_leaves_nothing(service: AlertService, ledger: Ledger) -> None:
+    counter = itertools.count()
+
+    def duplicate_id() -> str:  # the event id collides with an earlier one on the 3rd call
+        return ["01HZZZZZZZZZZZZZZZZZZZZZZ0", "01HZZZZZZZZZZZZZZZZZZZZZZ1"][min(next(counter), 1)]
+
+    broken = AlertService(
+        ledger, TOPICS, Path("."), "http://h:1", {}, new_id=duplicate_id
+    )
+    broken.handle(obs(Phase.START, 0.0, zone="a"), None)
+    with pytest.raises(sqlite3.IntegrityError):
+        broken.handle(obs(Phase.START, 0.0, zone="b"), None)
+    assert [a.zone for a in ledger.recent_alerts()] == ["a"]
+    assert ledger.pending_count() == 1
+
+
+def test_newer_ledger_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(LedgerError, match="newer than this sitewatch"):
+        Ledger(path)
+
+
+def test_ledger_uses_wal(ledger: Ledger) -> None:
+    with sqlite3.connect(ledger.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert ledger.schema_version == 1
