@@ -31,9 +31,7 @@ def ledger(tmp_path: Path) -> Ledger:
 
 @pytest.fixture
 def service(ledger: Ledger, tmp_path: Path) -> AlertService:
-    return AlertService(
-        ledger, TOPICS, tmp_path, "http://127.0.0.1:8080", {"blocked_exit": 60.0}
-    )
+    return AlertService(ledger, TOPICS, tmp_path, "http://127.0.0.1:8080", {"blocked_exit": 60.0})
 
 
 def types(ledger: Ledger) -> list[str]:
@@ -136,9 +134,7 @@ def test_failed_transaction_leaves_nothing(service: AlertService, ledger: Ledger
     def duplicate_id() -> str:  # the event id collides with an earlier one on the 3rd call
         return ["01HZZZZZZZZZZZZZZZZZZZZZZ0", "01HZZZZZZZZZZZZZZZZZZZZZZ1"][min(next(counter), 1)]
 
-    broken = AlertService(
-        ledger, TOPICS, Path("."), "http://h:1", {}, new_id=duplicate_id
-    )
+    broken = AlertService(ledger, TOPICS, Path(), "http://h:1", {}, new_id=duplicate_id)
     broken.handle(obs(Phase.START, 0.0, zone="a"), None)
     with pytest.raises(sqlite3.IntegrityError):
         broken.handle(obs(Phase.START, 0.0, zone="b"), None)

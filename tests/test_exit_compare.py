@@ -62,6 +62,4 @@ def test_obstacle_is_seen_under_different_light() -> None:
 
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="shape mismatch"):
-        differing_fraction(
-            to_gray(corridor()), to_gray(corridor()[:100]), ZONE.mask(W, H)
-        )
+        differing_fraction(to_gray(corridor()), to_gray(corridor()[:100]), ZONE.mask(W, H))
