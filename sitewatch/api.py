@@ -19,6 +19,24 @@ StatusSource = Callable[[], list[CameraStatus]]
 HealthSource = Callable[[], dict[str, Any]]
 
 
+def current_user(request: Request) -> tuple[str, str]:
+    """(holder, role) of the bearer token; open access when no token is configured."""
+    tokens: dict[str, tuple[str, str]] = request.app.state.tokens
+    if not tokens:
+        return ("anonymous", "admin")
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)")
+    for token, holder in tokens.items():
+        if hmac.compare_digest(token.encode(), presented.encode()):
+            return holder
+    raise HTTPException(401, "unknown token")
+
+
+User = Annotated[tuple[str, str], Depends(current_user)]
+
+
 def create_app(
     ledger: Ledger,
     data_dir: Path,
@@ -30,20 +48,7 @@ def create_app(
 ) -> FastAPI:
     """The API application; with no tokens configured access is open (loopback binds only)."""
     app = FastAPI(title="sitewatch", version="0.1.0")
-
-    def current_user(request: Request) -> tuple[str, str]:
-        if not tokens:
-            return ("anonymous", "admin")
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not presented:
-            raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)")
-        for token, holder in tokens.items():
-            if hmac.compare_digest(token.encode(), presented.encode()):
-                return holder
-        raise HTTPException(401, "unknown token")
-
-    User = Annotated[tuple[str, str], Depends(current_user)]  # noqa: N806
+    app.state.tokens = tokens
 
     @app.get("/api/health")
     def get_health() -> dict[str, Any]:

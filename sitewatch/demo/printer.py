@@ -32,7 +32,7 @@ class AlertPrinter:
         )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(0.2, 2)
+        self._client.reconnect_delay_set(1, 2)
         self._client.connect_async(host, port)
 
     def start(self) -> None:

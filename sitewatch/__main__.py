@@ -1,0 +1,5 @@
+"""``python -m sitewatch``."""
+
+from sitewatch.cli import app
+
+app()
