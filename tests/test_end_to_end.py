@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,13 +45,12 @@ class Inbox:
 
     def alerts(self) -> list[dict[str, object]]:
         with self.arrived:
-            found = [json.loads(p) for t, p, _ in self.messages if t.endswith("/alerts")]
-        return found
+            return [json.loads(p) for t, p, _ in self.messages if t.endswith("/alerts")]
 
-    def wait_for(self, predicate: object, timeout: float) -> bool:
+    def wait_for(self, predicate: Callable[[], object], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self.arrived:
-            while not predicate():  # type: ignore[operator]
+            while not predicate():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -75,7 +74,7 @@ def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
 def subscribe(broker: BrokerInfo, topic: str) -> tuple[mqtt.Client, Inbox]:
     inbox = Inbox()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="e2e-platform")
-    client.on_message = lambda _c, _u, m: inbox.add(m.topic, m.payload, bool(m.retain))
+    client.on_message = lambda _c, _u, m: inbox.add(m.topic, bytes(m.payload), bool(m.retain))
     client.connect(broker.host, broker.port)
     client.subscribe(topic, qos=1)
     client.loop_start()
@@ -120,7 +119,7 @@ def test_one_blocked_exit_alert_reaches_the_platform(
                 env={**os.environ, "CAMERA_PASSWORD": CAMERA_PASSWORD},
             )
             try:
-                got_alert = inbox.wait_for(lambda: inbox.alerts(), timeout=60)
+                got_alert = inbox.wait_for(inbox.alerts, timeout=60)
                 assert got_alert, "no alert within 60 s:\n" + log_path.read_text()
                 time.sleep(4.0)  # anything duplicated would arrive by now
                 snapshot_check = fetch(inbox.alerts()[0])
@@ -144,7 +143,7 @@ def test_one_blocked_exit_alert_reaches_the_platform(
         "fire-exit",
     )
     assert after["score"] >= 0.35
-    assert snapshot_check == after["snapshot"]["sha256"]  # type: ignore[index]
+    assert snapshot_check == after["snapshot"]["sha256"]
 
     assert code == 0, logs
     assert stop_seconds < 10.0
