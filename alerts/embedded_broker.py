@@ -51,7 +51,7 @@ class EmbeddedBroker:
             try:
                 future.result(timeout_s)
             except (TimeoutError, RuntimeError) as error:
-                log.warning("embedded broker shutdown: %s", error)
+                log.warning("embedded broker did not shut down in %.1f s: %r", timeout_s, error)
         self._stop_loop()
 
     def _stop_loop(self) -> None:

@@ -68,12 +68,13 @@ class CameraReader(threading.Thread):
             try:
                 delivered = self._read_once()
                 failures = 0 if delivered else failures + 1
-                self._set_state(CameraState.OFFLINE, "end of stream")
+                error_text = "end of stream"
             except (av.error.FFmpegError, OSError, ValueError) as error:
                 failures += 1
-                self._set_state(CameraState.OFFLINE, describe_error(error))
+                error_text = describe_error(error)
             if self._stop_event.is_set():
                 break
+            self._set_state(CameraState.OFFLINE, error_text)
             delay = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2**failures)
             self._stop_event.wait(delay * random.uniform(0.5, 1.0) if failures else 0.2)
             with self._lock:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alerts.ledger import LedgerError
 from detect.onnx_meta import read_class_names
 from ingest.url import redact_url
 from sitewatch.config.loader import ConfigError, load_config
@@ -90,7 +91,12 @@ def run(
         raise typer.Exit(2)
     site = load_or_exit(config)
     configure_logging(log_format, log_level, secrets=secrets_of(site))
-    raise typer.Exit(run_site(site))
+    try:
+        code = run_site(site)
+    except (LedgerError, OSError) as error:
+        err.print(f"sitewatch: cannot start: {error}", markup=False)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 @app.command()

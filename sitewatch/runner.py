@@ -59,6 +59,10 @@ def api_base_url(config: SiteConfig) -> str:
     return config.api.public_url or f"http://{config.api.host}:{config.api.port}"
 
 
+class StartupError(RuntimeError):
+    """A stage could not start (port in use, broker unreachable...); the message says which."""
+
+
 class Runner:
     """All threads of one sitewatch process, sharing one stop event."""
 
@@ -181,13 +185,26 @@ class Runner:
             reader.start()
         self.analysis.start()
         if self.api_server is not None:
-            threading.Thread(target=self.api_server.run, name="api", daemon=True).start()
+            self._start_api(self.api_server)
         log.info(
             "sitewatch running: site %s, %d camera(s), API %s",
             self.config.site.id,
             len(self.readers),
             api_base_url(self.config) if self.api_server else "disabled",
         )
+
+    def _start_api(self, server: uvicorn.Server, timeout_s: float = 10.0) -> None:
+        thread = threading.Thread(target=server.run, name="api", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                api = self.config.api
+                raise StartupError(
+                    f"the API could not listen on {api.host}:{api.port} "
+                    "(port in use? set api.port or api.enabled: false)"
+                )
+            time.sleep(0.02)
 
     def shutdown(self) -> None:
         """Stop everything within SHUTDOWN_BUDGET_S; undelivered events stay in the outbox."""
@@ -199,7 +216,7 @@ class Runner:
             thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
         self.publisher.join(max(0.1, deadline - time.monotonic() - 1.5))
         if self.broker is not None:
-            self.broker.stop(timeout_s=1.0)
+            self.broker.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self.ledger.close()
         log.info("sitewatch stopped")
 
@@ -214,7 +231,11 @@ def run(config: SiteConfig, on_started: Callable[[Runner], None] | None = None) 
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        runner.start()
+        try:
+            runner.start()
+        except RuntimeError as error:  # StartupError, the embedded broker's bind error
+            log.error("cannot start: %s", error)
+            return 1
         if on_started is not None:
             on_started(runner)
         while not runner.stop.wait(0.5):

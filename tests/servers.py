@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitewatch.demo.rtsp import port_open, start_rtsp_server, stop_process, wait_for_port
+from sitewatch.demo.rtsp import (
+    free_port,
+    port_open,
+    start_rtsp_server,
+    stop_process,
+    wait_for_port,
+)
+
+__all__ = ["BrokerInfo", "RtspServerInfo", "free_port", "mosquitto", "rtsp_server"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _tail(path: Path, lines: int = 30) -> str:

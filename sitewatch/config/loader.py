@@ -124,7 +124,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     def resolve(container: Any, key: str) -> None:
         if isinstance(container, dict) and isinstance(container.get(key), str):
             candidate = Path(container[key]).expanduser()
-            container[key] = str(candidate if candidate.is_absolute() else base / candidate)
+            absolute = candidate if candidate.is_absolute() else base / candidate
+            container[key] = os.path.normpath(absolute)
 
     for field_path in PATH_FIELDS:
         container: Any = data

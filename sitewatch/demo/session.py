@@ -14,7 +14,7 @@ from alerts.contract import Topics
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
 from sitewatch.demo.printer import AlertPrinter
-from sitewatch.demo.rtsp import start_rtsp_server, stop_process, wait_for_port
+from sitewatch.demo.rtsp import free_port, start_rtsp_server, stop_process, wait_for_port
 from sitewatch.demo.scene import SceneSpec, ensure_scene
 from sitewatch.logs import configure_logging
 from sitewatch.runner import Runner, api_base_url, run
@@ -31,19 +31,9 @@ def render_with_progress(path: Path, console: Console) -> Path:
         return ensure_scene(path, SceneSpec(), progress=advance)
 
 
-def free_local_port() -> int:
-    """A TCP port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def run_demo(config: SiteConfig, seconds: float | None) -> int:
     """Serve the scene over RTSP, run the pipeline, print alerts; returns the exit code."""
-    console = Console()
+    console = Console(soft_wrap=True)
     configure_logging("text", "INFO")
     camera = config.cameras[0]
     url = urlsplit(camera.url)
@@ -52,7 +42,7 @@ def run_demo(config: SiteConfig, seconds: float | None) -> int:
     started = time.monotonic()
     render_with_progress(media_dir / Path(url.path).name, console)
     server = start_rtsp_server(
-        media_dir, host, port, free_local_port(), config.storage.data_dir / "rtsp-server.log"
+        media_dir, host, port, free_port(host), config.storage.data_dir / "rtsp-server.log"
     )
     printer = AlertPrinter(
         config.mqtt.host,
