@@ -122,7 +122,9 @@ class MqttPublisher(threading.Thread):
         self._wake.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if self._connected.is_set():
+        if self._stop_event.is_set():
+            log.info("mqtt: disconnected")
+        elif self._connected.is_set():
             log.warning("mqtt: disconnected (%s); undelivered alerts stay in the outbox", reason)
         self._connected.clear()
 

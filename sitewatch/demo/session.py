@@ -19,6 +19,9 @@ from sitewatch.demo.scene import SceneSpec, ensure_scene
 from sitewatch.logs import configure_logging
 from sitewatch.runner import Runner, api_base_url, run
 
+# 15 fps like many site cameras; the pallet arrives 6 s into each 30 s loop.
+DEMO_SCENE = SceneSpec(fps=15, duration_s=30.0, obstacle_at_s=6.0)
+
 
 def render_with_progress(path: Path, console: Console) -> Path:
     """Render the demo scene once (cached), showing progress."""
@@ -28,7 +31,7 @@ def render_with_progress(path: Path, console: Console) -> Path:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return ensure_scene(path, SceneSpec(), progress=advance)
+        return ensure_scene(path, DEMO_SCENE, progress=advance)
 
 
 def run_demo(config: SiteConfig, seconds: float | None) -> int:
