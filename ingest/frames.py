@@ -56,27 +56,42 @@ class LatestFrame:
     """Holds only the newest frame: a reader never waits, older frames are dropped and counted.
 
     Frames are converted to numpy only when taken, so frames that are never analysed cost
-    decode time alone.
+    decode time alone. ``lossless`` mode (offline replay) makes ``put`` wait until the previous
+    frame was taken instead of dropping it.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, lossless: bool = False) -> None:
+        self._cond = threading.Condition()
         self._pending: PendingFrame | None = None
         self._taken_index = -1
+        self.lossless = lossless
         self.dropped = 0
+        self.taken = 0
+        self.last_age_s: float | None = None
 
-    def put(self, frame: PendingFrame) -> None:
-        """Replace the held frame (never blocks for long)."""
-        with self._lock:
-            if self._pending is not None and self._pending.index > self._taken_index:
+    def put(self, frame: PendingFrame, stop: threading.Event | None = None) -> None:
+        """Replace the held frame (in lossless mode, first wait until it was taken)."""
+        with self._cond:
+            if self.lossless:
+                while self._unseen() and not (stop is not None and stop.is_set()):
+                    self._cond.wait(0.1)
+            if self._unseen():
                 self.dropped += 1
             self._pending = frame
+            self._cond.notify_all()
 
-    def take_newer(self, than_index: int) -> Frame | None:
+    def _unseen(self) -> bool:
+        return self._pending is not None and self._pending.index > self._taken_index
+
+    def take_newer(self, than_index: int, now: float | None = None) -> Frame | None:
         """The newest frame if it is newer than ``than_index``, else None."""
-        with self._lock:
+        with self._cond:
             pending = self._pending
             if pending is None or pending.index <= than_index:
                 return None
             self._taken_index = pending.index
+            self.taken += 1
+            if now is not None:
+                self.last_age_s = now - pending.monotonic
+            self._cond.notify_all()
         return pending.to_frame()

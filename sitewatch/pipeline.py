@@ -86,7 +86,7 @@ class AnalysisLoop(threading.Thread):
             for work in self._cameras:
                 if now < work.next_due:
                     continue
-                frame = work.reader.latest.take_newer(work.last_index)
+                frame = work.reader.latest.take_newer(work.last_index, time.monotonic())
                 if frame is None:
                     continue
                 work.last_index = frame.index

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
@@ -22,10 +22,10 @@ from alerts.service import AlertService
 from detect.blocked_exit import BlockedExitParams
 from detect.references import ReferenceStore
 from detect.zones import ZoneShape
-from ingest.camera_reader import CameraReader, ReaderSettings
+from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
-from sitewatch.config.camera import Coordinates, ZoneKind
+from sitewatch.config.camera import Camera, Coordinates, ZoneKind
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import AnalysisLoop, CameraWork, ExitZoneWatch
@@ -90,7 +90,10 @@ class Runner:
             {"blocked_exit": config.rules.blocked_exit.cooldown_s},
             recorded=wake,
         )
-        self.readers = [self._reader(camera.name) for camera in config.cameras if camera.enabled]
+        pairs = [self._readers_of(camera) for camera in config.cameras if camera.enabled]
+        self.readers = [detect for detect, _ in pairs]
+        self.recorders = [record for _, record in pairs if record is not None]
+        self.watchdog = Watchdog([*self.readers, *self.recorders], self.stop)
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
             self.service,
@@ -100,12 +103,31 @@ class Runner:
         )
         self.api_server = self._api_server() if config.api.enabled else None
 
-    def _reader(self, name: str) -> CameraReader:
-        camera = self.config.camera(name)
+    def _readers_of(self, camera: Camera) -> tuple[CameraReader, CameraReader | None]:
+        """The detect reader and, with a record_url, a packets-only recording reader."""
+        recording = camera.record_url is not None
         settings = ReaderSettings(
-            name=camera.name, url=camera.url, transport=camera.transport.value
+            name=camera.name,
+            url=camera.url,
+            transport=camera.transport.value,
+            stall_timeout_s=camera.stall_timeout_s,
+            decode=DecodePolicy(camera.decode.value),
+            max_width=camera.max_width,
+            buffer_seconds=0.0 if recording else camera.buffer_seconds,
+            loop=camera.loop,
         )
-        return CameraReader(settings, self.stop, on_status=self._publish_camera_status)
+        detect = CameraReader(settings, self.stop, on_status=self._publish_camera_status)
+        if camera.record_url is None:
+            return detect, None
+        record_settings = replace(
+            settings,
+            url=camera.record_url,
+            decode=DecodePolicy.NONE,
+            max_width=None,
+            buffer_seconds=camera.buffer_seconds,
+        )
+        record = CameraReader(record_settings, self.stop, on_status=self._publish_record_status)
+        return detect, record
 
     def _work(self, reader: CameraReader) -> CameraWork:
         camera = self.config.camera(reader.settings.name)
@@ -131,10 +153,13 @@ class Runner:
         return BlockedExitParams(rule.min_blocked_fraction, rule.dwell_s, rule.clear_s)
 
     def _publish_camera_status(self, status: CameraStatus) -> None:
-        document = asdict(status)
         self.publisher.set_retained(
-            self.topics.camera_status(status.camera), json.dumps(document, sort_keys=True)
+            self.topics.camera_status(status.camera), json.dumps(asdict(status), sort_keys=True)
         )
+
+    def _publish_record_status(self, status: CameraStatus) -> None:
+        topic = self.topics.camera_status(status.camera).removesuffix("/status") + "/record/status"
+        self.publisher.set_retained(topic, json.dumps(asdict(status), sort_keys=True))
 
     def _api_server(self) -> uvicorn.Server:
         api = self.config.api
@@ -181,8 +206,9 @@ class Runner:
                 self._publish_camera_status(
                     CameraStatus(camera.name, CameraState.DISABLED, self.started_at)
                 )
-        for reader in self.readers:
+        for reader in [*self.readers, *self.recorders]:
             reader.start()
+        self.watchdog.start()
         self.analysis.start()
         if self.api_server is not None:
             self._start_api(self.api_server)
@@ -212,7 +238,7 @@ class Runner:
         self.stop.set()
         if self.api_server is not None:
             self.api_server.should_exit = True
-        for thread in [*self.readers, self.analysis]:
+        for thread in [*self.readers, *self.recorders, self.analysis]:
             thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
         self.publisher.join(max(0.1, deadline - time.monotonic() - 1.5))
         if self.broker is not None:

@@ -31,6 +31,13 @@ class Coordinates(StrEnum):
     PIXELS = "pixels"
 
 
+class Decode(StrEnum):
+    """Which frames of the detect stream are decoded."""
+
+    ALL = "all"
+    KEYFRAMES = "keyframes"
+
+
 class Transport(StrEnum):
     """RTSP transport."""
 
@@ -127,15 +134,34 @@ class Camera(Section):
         description="Stream URL (rtsp://, rtsps://, http(s)://, file://). Put credentials in "
         "environment variables: rtsp://${CAM_USER}:${CAM_PASS}@host/stream",
     )
+    record_url: str | None = Field(
+        default=None,
+        description="Optional main stream recorded for clips while `url` (a substream) is "
+        "analysed; packets only, never decoded.",
+    )
     transport: Transport = Field(default=Transport.TCP, description="RTSP transport.")
     detect_fps: float = Field(default=2.0, gt=0, le=30, description="Frames analysed per second.")
+    decode: Decode = Field(
+        default=Decode.ALL,
+        description="all frames, or keyframes only (far less CPU; for slow checks only).",
+    )
+    max_width: int | None = Field(
+        default=None, ge=64, le=7680, description="Downscale wider frames for analysis."
+    )
+    stall_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="No frame for this long: the camera is stalled."
+    )
+    buffer_seconds: float = Field(
+        default=10.0, ge=0, le=120, description="Packets kept for pre-roll clips (0: none)."
+    )
+    loop: bool = Field(default=True, description="Local files start again when they end.")
     enabled: bool = True
     zones: list[Zone] = Field(default_factory=list)
 
-    @field_validator("url")
+    @field_validator("url", "record_url")
     @classmethod
-    def _url_scheme(cls, url: str) -> str:
-        if not url.startswith(URL_SCHEMES):
+    def _url_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(URL_SCHEMES):
             raise ValueError("url must start with one of " + ", ".join(URL_SCHEMES))
         return url
 
