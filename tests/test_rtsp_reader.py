@@ -79,11 +79,11 @@ def frame_rate(reader: CameraReader, seconds: float) -> float:
 
 
 def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
 
 
 def native_threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+    return sum(1 for _ in Path("/proc/self/task").iterdir())
 
 
 def test_reads_and_counts(media: Path) -> None:
