@@ -3,8 +3,10 @@ and broken files (real H.264 made on the fly)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
@@ -86,7 +88,7 @@ def test_keyframes_only_policy(clip: Path) -> None:
     settings = ReaderSettings(
         "keys", str(clip), pacing=Pacing.FAST, loop=False, decode=DecodePolicy.KEYFRAMES
     )
-    reader, widths = read_all(settings)
+    _, widths = read_all(settings)
     assert len(widths) == 2  # two seconds, one keyframe per second
 
 
@@ -123,9 +125,7 @@ def test_broken_files_get_a_clear_status(tmp_path: Path, make: object, words: st
 
 
 def test_ring_from_a_file_remuxes_to_a_playable_mp4(clip: Path, tmp_path: Path) -> None:
-    settings = ReaderSettings(
-        "ring", str(clip), pacing=Pacing.FAST, loop=False, buffer_seconds=1.0
-    )
+    settings = ReaderSettings("ring", str(clip), pacing=Pacing.FAST, loop=False, buffer_seconds=1.0)
     reader, _ = read_all(settings)
     assert reader.ring is not None
     snapshot = reader.ring.snapshot()
@@ -135,3 +135,16 @@ def test_ring_from_a_file_remuxes_to_a_playable_mp4(clip: Path, tmp_path: Path) 
     with av.open(str(out)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == len(snapshot.packets)
+
+
+def test_http_stream(clip: Path) -> None:
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(clip.parent))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_port}/{clip.name}"
+        try:
+            reader, widths = read_all(ReaderSettings("web", url), timeout=4)
+        finally:
+            server.shutdown()
+    assert len(widths) > 10
+    assert reader.status.codec == "h264"

@@ -8,12 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import pytest
 
-from ingest.camera_reader import CameraReader, ReaderSettings, Watchdog
+from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
 from ingest.remux import write_mp4
 from ingest.status import CameraState, CameraStatus
 from tests.media import garbage_server, h264_clip
@@ -195,3 +196,20 @@ def test_ring_after_thirty_seconds_remuxes(media: Path, tmp_path: Path) -> None:
     assert len(frames) == len(snapshot.packets)  # every packet decoded, none refused
     assert frames[0].key_frame and frames[0].time == 0.0
     assert frames[-1].time == pytest.approx(snapshot.seconds, abs=0.05)
+
+
+def test_packets_only_reader_for_the_record_stream(media: Path) -> None:
+    settings = ReaderSettings(
+        "cam", "", decode=DecodePolicy.NONE, buffer_seconds=3.0, stall_timeout_s=5.0
+    )
+    with rtsp_server(media) as server:
+        settings = replace(settings, url=server.url("cam.mp4"))
+        with reading(settings) as (reader, recorder):
+            assert recorder.wait_for(CameraState.ONLINE, 0.0, 10) is not None
+            time.sleep(4.0)
+            status = reader.status
+            assert reader.ring is not None
+            snapshot = reader.ring.snapshot()
+    assert status.state is CameraState.ONLINE  # packets keep it online without decoding
+    assert status.frames == 0 and status.bitrate_kbps > 0
+    assert snapshot is not None and snapshot.seconds >= 2.9
