@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 
 from alerts.contract import alert_document
 from alerts.ledger import Ledger
 from ingest.status import CameraStatus
+from sitewatch import metrics
 
 StatusSource = Callable[[], list[CameraStatus]]
 HealthSource = Callable[[], dict[str, Any]]
@@ -53,6 +54,10 @@ def create_app(
     @app.get("/api/health")
     def get_health() -> dict[str, Any]:
         return {"status": "ok", "site": site, **health()}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def get_metrics() -> str:
+        return metrics.render(cameras(), health())
 
     @app.get("/api/cameras")
     def get_cameras(_user: User) -> list[dict[str, Any]]:

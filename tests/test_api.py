@@ -87,3 +87,13 @@ def test_cameras(setup: tuple[TestClient, str]) -> None:
     client, _ = setup
     cameras = client.get("/api/cameras", headers=auth()).json()
     assert cameras[0]["camera"] == "dock" and cameras[0]["state"] == "online"
+
+
+def test_metrics_in_prometheus_text(setup: tuple[TestClient, str]) -> None:
+    client, _ = setup
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    assert 'sitewatch_camera_up{camera="dock",state="online"} 1' in lines
+    assert 'sitewatch_camera_frames_decoded_total{camera="dock"} 0' in lines
+    assert "sitewatch_mqtt_connected 1" in lines
