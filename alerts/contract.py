@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from alerts.model import Alert, AlertChange
+from alerts.model import Alert, AlertChange, Evidence
 
 ALERT_EVENT_SCHEMA = "sitewatch.alert-event/1"
 
@@ -50,12 +50,28 @@ def iso(timestamp: float | None) -> str | None:
 
 def alert_document(alert: Alert, site: str, evidence_base_url: str) -> dict[str, Any]:
     """An alert as published and served by the API."""
-    snapshot = None
-    if alert.snapshot is not None:
-        snapshot = {
-            "url": f"{evidence_base_url}/api/alerts/{alert.alert_id}/snapshot",
-            "sha256": alert.snapshot.sha256,
+
+    def url(item: Evidence) -> str | None:
+        if item.removed_at is not None:
+            return None
+        return f"{evidence_base_url}/api/alerts/{alert.alert_id}/evidence/{item.name}"
+
+    def link(item: Evidence | None, **extra: Any) -> dict[str, Any] | None:
+        if item is None or item.removed_at is not None:
+            return None
+        return {"url": url(item), "sha256": item.sha256, **extra}
+
+    clip = alert.clip
+    evidence = [
+        {
+            "kind": item.kind.value,
+            "part": item.part,
+            "sha256": item.sha256,
+            "url": url(item),
+            "removed_at": iso(item.removed_at),
         }
+        for item in alert.evidence
+    ]
     return {
         "alert_id": alert.alert_id,
         "site": site,
@@ -71,8 +87,9 @@ def alert_document(alert: Alert, site: str, evidence_base_url: str) -> dict[str,
         "ended_at": iso(alert.ended_at),
         "workflow_state": alert.workflow_state,
         "boxes": [],
-        "snapshot": snapshot,
-        "clip": None,
+        "snapshot": link(alert.snapshot),
+        "clip": link(clip, part=clip.part) if clip is not None else None,
+        "evidence": evidence,
         "details": alert.details,
     }
 

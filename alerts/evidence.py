@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from alerts.model import Evidence
+from alerts.model import Evidence, EvidenceKind
+from detect.observations import Box
+
+Image = npt.NDArray[np.uint8]
+ZONE_COLOUR = (0, 200, 255)  # amber (BGR)
+BOX_COLOUR = (40, 40, 230)  # red
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -24,14 +30,45 @@ def write_atomically(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-def save_snapshot(
-    data_dir: Path, alert_id: str, image: npt.NDArray[np.uint8], quality: int = 90
+def save_jpeg(
+    data_dir: Path, alert_id: str, kind: EvidenceKind, image: Image, quality: int = 90
 ) -> Evidence:
-    """Store a JPEG of ``image`` for an alert; the path in the result is relative to data_dir."""
+    """Store ``image`` as ``evidence/<alert_id>/<kind>.jpg``; the path is relative to data_dir."""
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError(f"cannot encode snapshot of shape {image.shape}")
     data = encoded.tobytes()
-    relative = Path("evidence") / alert_id / "snapshot.jpg"
+    relative = Path("evidence") / alert_id / f"{kind.value.replace('_', '-')}.jpg"
     write_atomically(data_dir / relative, data)
-    return Evidence(relative.as_posix(), hashlib.sha256(data).hexdigest())
+    return Evidence(relative.as_posix(), hashlib.sha256(data).hexdigest(), kind)
+
+
+def annotate(
+    image: Image, outline: Sequence[tuple[int, int]], boxes: Sequence[Box], caption: str
+) -> Image:
+    """A copy of ``image`` with the zone outlined, the boxes drawn and a caption banner."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    thickness = max(2, width // 400)
+    if len(outline) >= 3:
+        points = np.asarray(outline, dtype=np.int32)
+        overlay = out.copy()
+        cv2.fillPoly(overlay, [points], ZONE_COLOUR)
+        cv2.addWeighted(overlay, 0.25, out, 0.75, 0, dst=out)
+        cv2.polylines(out, [points], True, ZONE_COLOUR, thickness, cv2.LINE_AA)
+    scale = max(0.5, width / 1600)
+    for box in boxes:
+        top_left = (int(box.x1), int(box.y1))
+        cv2.rectangle(out, top_left, (int(box.x2), int(box.y2)), BOX_COLOUR, thickness)
+        label = f"{box.label} {box.score:.0%}"
+        cv2.putText(
+            out, label, (top_left[0], max(12, top_left[1] - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX, scale, BOX_COLOUR, thickness, cv2.LINE_AA,
+        )  # fmt: skip
+    banner = max(24, int(36 * scale))
+    cv2.rectangle(out, (0, height - banner), (width, height), (0, 0, 0), -1)
+    cv2.putText(
+        out, caption, (10, height - banner // 3),
+        cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, thickness - 1), cv2.LINE_AA,
+    )  # fmt: skip
+    return out

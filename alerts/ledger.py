@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.model import Alert, AlertChange, Evidence
+from alerts.model import Alert, AlertChange, Evidence, EvidenceKind
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -63,6 +63,23 @@ MIGRATIONS: tuple[str, ...] = (
         alert_id TEXT,
         detail TEXT NOT NULL DEFAULT '{}'
     );
+    """,
+    # 2: every evidence file (snapshots, annotated copies, clip parts) with its digest and
+    # the time retention removed it; the start snapshot of version 1 moves in.
+    """
+    CREATE TABLE evidence (
+        alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+        kind TEXT NOT NULL,
+        part INTEGER NOT NULL DEFAULT 1,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        removed_at REAL,
+        PRIMARY KEY (alert_id, kind, part)
+    );
+    INSERT INTO evidence (alert_id, kind, part, path, sha256, created_at)
+        SELECT alert_id, 'snapshot', 1, snapshot_path, snapshot_sha256, started_at
+        FROM alerts WHERE snapshot_path IS NOT NULL;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -150,20 +167,16 @@ class Ledger:
     ) -> None:
         """Store the alert as it is after ``change``, its event and its outbox row, atomically."""
         alert = change.after
-        snapshot = alert.snapshot
         with self._transaction() as db:
             db.execute(
                 """
                 INSERT INTO alerts (alert_id, camera, zone, hazard, severity, score, peak_score,
-                    started_at, updated_at, ended_at, workflow_state, snapshot_path,
-                    snapshot_sha256, details)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    started_at, updated_at, ended_at, workflow_state, details)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (alert_id) DO UPDATE SET severity = excluded.severity,
                     score = excluded.score, peak_score = excluded.peak_score,
                     updated_at = excluded.updated_at, ended_at = excluded.ended_at,
-                    workflow_state = excluded.workflow_state,
-                    snapshot_path = excluded.snapshot_path,
-                    snapshot_sha256 = excluded.snapshot_sha256, details = excluded.details
+                    workflow_state = excluded.workflow_state, details = excluded.details
                 """,
                 (
                     alert.alert_id,
@@ -177,10 +190,21 @@ class Ledger:
                     alert.updated_at,
                     alert.ended_at,
                     alert.workflow_state,
-                    snapshot.path if snapshot else None,
-                    snapshot.sha256 if snapshot else None,
                     json.dumps(alert.details, sort_keys=True),
                 ),
+            )
+            db.executemany(
+                """
+                INSERT INTO evidence (alert_id, kind, part, path, sha256, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (alert_id, kind, part) DO UPDATE SET path = excluded.path,
+                    sha256 = excluded.sha256
+                """,
+                [
+                    (alert.alert_id, e.kind.value, e.part, e.path, e.sha256, created_at)
+                    for e in alert.evidence
+                    if e.removed_at is None
+                ],
             )
             db.execute(
                 "INSERT INTO events (event_id, alert_id, type, created_at, payload)"
@@ -258,16 +282,53 @@ class Ledger:
             ).fetchall()
         return [json.loads(row["payload"]) for row in rows]
 
+    def set_workflow_state(self, alert_id: str, state: str) -> None:
+        """Change a case's workflow state (the full workflow arrives with the operator API)."""
+        with self._transaction() as db:
+            db.execute("UPDATE alerts SET workflow_state = ? WHERE alert_id = ?", (state, alert_id))
+
+    def evidence_files(self) -> list[tuple[Alert, Evidence]]:
+        """Every evidence file still on disk with its alert, oldest alert first."""
+        alerts = self._alerts(
+            "WHERE alert_id IN (SELECT alert_id FROM evidence WHERE removed_at IS NULL)"
+            " ORDER BY started_at",
+            (),
+        )
+        return [(a, e) for a in alerts for e in a.evidence if e.removed_at is None]
+
+    def mark_evidence_removed(self, alert_id: str, kind: str, part: int, at: float) -> None:
+        """Retention deleted a file: the row stays, with the time."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE evidence SET removed_at = ? WHERE alert_id = ? AND kind = ? AND part = ?",
+                (at, alert_id, kind, part),
+            )
+
     def _alerts(self, clause: str, params: tuple[Any, ...]) -> list[Alert]:
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM alerts {clause}", params).fetchall()
-        return [_alert_from_row(row) for row in rows]
+            ids = [row["alert_id"] for row in rows]
+            evidence: dict[str, list[Evidence]] = {alert_id: [] for alert_id in ids}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for e in self._db.execute(
+                    f"SELECT * FROM evidence WHERE alert_id IN ({marks}) ORDER BY kind, part",
+                    chunk,
+                ):
+                    evidence[e["alert_id"]].append(
+                        Evidence(
+                            e["path"],
+                            e["sha256"],
+                            EvidenceKind(e["kind"]),
+                            e["part"],
+                            e["removed_at"],
+                        )
+                    )
+        return [_alert_from_row(row, tuple(evidence[row["alert_id"]])) for row in rows]
 
 
-def _alert_from_row(row: sqlite3.Row) -> Alert:
-    snapshot = None
-    if row["snapshot_path"] is not None:
-        snapshot = Evidence(row["snapshot_path"], row["snapshot_sha256"])
+def _alert_from_row(row: sqlite3.Row, evidence: tuple[Evidence, ...]) -> Alert:
     return Alert(
         alert_id=row["alert_id"],
         camera=row["camera"],
@@ -280,6 +341,6 @@ def _alert_from_row(row: sqlite3.Row) -> Alert:
         updated_at=row["updated_at"],
         ended_at=row["ended_at"],
         workflow_state=row["workflow_state"],
-        snapshot=snapshot,
+        evidence=evidence,
         details=json.loads(row["details"]),
     )

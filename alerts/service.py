@@ -1,4 +1,4 @@
-"""Turns rule observations into stored alerts, events and outbox messages."""
+"""Turns rule observations into stored alerts, events, evidence and outbox messages."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import numpy as np
 import numpy.typing as npt
 from ulid import ULID
 
+from alerts.clip_recorder import ClipReady, ClipRecorder
 from alerts.contract import Topics, event_payload
-from alerts.evidence import save_snapshot
+from alerts.evidence import annotate, save_jpeg
 from alerts.ledger import Ledger
 from alerts.lifecycle import decide
-from alerts.model import Alert, AlertChange, EventType
+from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from detect.observations import Observation
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class AlertService:
         self._open: dict[tuple[str, str, str], Alert] = {a.key: a for a in ledger.open_alerts()}
         # Set after each stored event (wakes the publisher).
         self.recorded = recorded if recorded is not None else threading.Event()
+        self.clips: ClipRecorder | None = None
 
     def open_alerts(self) -> list[Alert]:
         """Incidents not yet ended (including those carried over from before a restart)."""
@@ -76,17 +78,10 @@ class AlertService:
             )
             if change is None:
                 return None
-            if change.type is EventType.NEW and image is not None:
-                snapshot = save_snapshot(self._data_dir, change.after.alert_id, image)
-                change = replace(change, after=replace(change.after, snapshot=snapshot))
-            event_id = self._new_id()
-            now = self._clock()
-            payload = event_payload(event_id, change, self._topics.site, now, self._base_url)
-            self._ledger.record(change, event_id, now, self._topics.alerts, payload)
-            if change.after.active:
-                self._open[key] = change.after
-            else:
-                self._open.pop(key, None)
+            if image is not None:
+                change = self._with_snapshots(change, observation, image)
+            self._store(change)
+        self._follow_with_clip(change)
         log.info(
             "alert %s %s: %s on %s/%s (score %.2f)",
             change.type.value,
@@ -96,5 +91,64 @@ class AlertService:
             change.after.zone,
             change.after.score,
         )
-        self.recorded.set()
         return change
+
+    def clip_ready(self, ready: ClipReady) -> None:
+        """Record a finished clip part and announce it (``clip_ready``)."""
+        with self._lock:
+            alert = next((a for a in self._open.values() if a.alert_id == ready.alert_id), None)
+            if alert is None:
+                alert = self._ledger.alert(ready.alert_id)
+            if alert is None:
+                log.error("clip for unknown alert %s dropped", ready.alert_id)
+                return
+            clip = replace(ready.evidence, kind=EvidenceKind.CLIP, part=ready.part)
+            change = AlertChange(EventType.CLIP_READY, alert, alert.with_evidence(clip))
+            self._store(change)
+
+    def _store(self, change: AlertChange) -> None:
+        """Ledger row, event and outbox message in one transaction (caller holds the lock)."""
+        event_id = self._new_id()
+        now = self._clock()
+        payload = event_payload(event_id, change, self._topics.site, now, self._base_url)
+        self._ledger.record(change, event_id, now, self._topics.alerts, payload)
+        key = change.after.key
+        if change.after.active:
+            self._open[key] = change.after
+        else:
+            self._open.pop(key, None)
+        self.recorded.set()
+
+    def _with_snapshots(
+        self, change: AlertChange, obs: Observation, image: npt.NDArray[np.uint8]
+    ) -> AlertChange:
+        """Snapshots at the start and whenever the score reaches a new peak."""
+        before = change.before
+        if change.type is EventType.NEW:
+            kinds = (EvidenceKind.SNAPSHOT, EvidenceKind.SNAPSHOT_ANNOTATED)
+        elif before is not None and obs.score > before.peak_score:
+            kinds = (EvidenceKind.PEAK, EvidenceKind.PEAK_ANNOTATED)
+        else:
+            return change
+        alert = change.after
+        caption = (
+            f"{alert.hazard.replace('_', ' ').upper()} {obs.score:.0%}  {alert.camera}/{alert.zone}"
+        )
+        files: list[Evidence] = []
+        for kind in kinds:
+            picture = (
+                image
+                if kind in (EvidenceKind.SNAPSHOT, EvidenceKind.PEAK)
+                else annotate(image, obs.outline, obs.boxes, caption)
+            )
+            files.append(save_jpeg(self._data_dir, alert.alert_id, kind, picture))
+        return replace(change, after=alert.with_evidence(*files))
+
+    def _follow_with_clip(self, change: AlertChange) -> None:
+        if self.clips is None:
+            return
+        alert = change.after
+        if change.type is EventType.NEW:
+            self.clips.begin(alert.alert_id, alert.camera, alert.started_at)
+        elif change.type is EventType.END and alert.ended_at is not None:
+            self.clips.end(alert.alert_id, alert.ended_at)

@@ -30,6 +30,18 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Box:
+    """A detection in frame pixels."""
+
+    label: str
+    score: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
     """A rule's finding about one camera zone at one time."""
 
@@ -41,3 +53,5 @@ class Observation:
     score: float  # 0..1, hazard-specific (share of the exit zone blocked, confidence...)
     severity: Severity = Severity.WARNING
     details: dict[str, float | int | str] = field(default_factory=dict)
+    outline: tuple[tuple[int, int], ...] = ()  # the zone polygon in frame pixels
+    boxes: tuple[Box, ...] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -80,6 +81,9 @@ class RingSnapshot:
         return sum(len(p.data) for p in self.packets)
 
 
+PacketListener = Callable[[StoredPacket, StreamTemplate], None]
+
+
 class PacketRing:
     """Thread-safe GOP-aligned ring: holds at least ``seconds`` when it can, never more than
     ``max_bytes`` (the oldest GOPs go first)."""
@@ -93,6 +97,22 @@ class PacketRing:
         self._gops: deque[list[StoredPacket]] = deque()
         self._bytes = 0
         self._template: StreamTemplate | None = None
+        self._listeners: list[PacketListener] = []
+
+    def subscribe(self, listener: PacketListener) -> tuple[RingSnapshot | None, Callable[[], None]]:
+        """What the ring holds now, and from then on every new packet passed to ``listener``
+        (in the reader's thread: it must not block) — each packet exactly once between the two.
+        Returns the snapshot and the function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+            snapshot = self._snapshot_locked()
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return snapshot, unsubscribe
 
     def reset(self, template: StreamTemplate | None) -> None:
         """Start over for a new connection (codec parameters may have changed)."""
@@ -111,6 +131,10 @@ class PacketRing:
             self._gops[-1].append(packet)
             self._bytes += len(packet.data)
             self._trim(packet.seconds)
+            template, listeners = self._template, list(self._listeners)
+        if template is not None:
+            for listener in listeners:
+                listener(packet, template)
 
     def _trim(self, newest: float) -> None:
         while len(self._gops) > 1:
@@ -133,7 +157,9 @@ class PacketRing:
     def snapshot(self) -> RingSnapshot | None:
         """A copy of what is held, or None before the first keyframe of a connection."""
         with self._lock:
-            if self._template is None or not self._gops:
-                return None
-            packets = tuple(p for gop in self._gops for p in gop)
-            return RingSnapshot(self._template, packets)
+            return self._snapshot_locked()
+
+    def _snapshot_locked(self) -> RingSnapshot | None:
+        if self._template is None or not self._gops:
+            return None
+        return RingSnapshot(self._template, tuple(p for gop in self._gops for p in gop))

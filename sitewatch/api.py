@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 
 from alerts.contract import alert_document
 from alerts.ledger import Ledger
+from alerts.model import Alert, Evidence
 from ingest.status import CameraStatus
 from sitewatch import metrics
 
@@ -76,16 +77,34 @@ def create_app(
             raise HTTPException(404, f"no alert with id {alert_id}")
         return {**alert_document(alert, site, base_url), "events": ledger.events(alert_id)}
 
-    @app.get("/api/alerts/{alert_id}/snapshot", response_class=FileResponse)
-    def get_snapshot(alert_id: str, _user: User) -> FileResponse:
+    def serve(alert_id: str, pick: Callable[[Alert], Evidence | None], what: str) -> FileResponse:
         alert = ledger.alert(alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert with id {alert_id}")
-        if alert.snapshot is None:
-            raise HTTPException(404, f"alert {alert_id} has no snapshot")
-        path = (data_dir / alert.snapshot.path).resolve()
+        item = pick(alert)
+        if item is None:
+            raise HTTPException(404, f"alert {alert_id} has no {what}")
+        if item.removed_at is not None:
+            raise HTTPException(410, f"{what} of alert {alert_id} was removed by retention")
+        path = (data_dir / item.path).resolve()
         if not path.is_file() or data_dir.resolve() not in path.parents:
-            raise HTTPException(404, f"snapshot file of alert {alert_id} is missing")
-        return FileResponse(path, media_type="image/jpeg")
+            raise HTTPException(404, f"{what} file of alert {alert_id} is missing")
+        media_type = "video/mp4" if path.suffix == ".mp4" else "image/jpeg"
+        return FileResponse(path, media_type=media_type)
+
+    @app.get("/api/alerts/{alert_id}/snapshot", response_class=FileResponse)
+    def get_snapshot(alert_id: str, _user: User) -> FileResponse:
+        return serve(alert_id, lambda a: a.snapshot, "snapshot")
+
+    @app.get("/api/alerts/{alert_id}/clip", response_class=FileResponse)
+    def get_clip(alert_id: str, _user: User) -> FileResponse:
+        return serve(alert_id, lambda a: a.clip, "clip")
+
+    @app.get("/api/alerts/{alert_id}/evidence/{name}", response_class=FileResponse)
+    def get_evidence(alert_id: str, name: str, _user: User) -> FileResponse:
+        def by_name(alert: Alert) -> Evidence | None:
+            return next((e for e in alert.evidence if e.name == name), None)
+
+        return serve(alert_id, by_name, f"evidence file '{name}'")
 
     return app

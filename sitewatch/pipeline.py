@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -115,9 +115,13 @@ class AnalysisLoop(threading.Thread):
                 frame.camera,
                 watch.zone.name,
             )
+            if not observations:
+                continue
+            points = watch.zone.pixel_points(width, height)
+            outline = tuple((int(x), int(y)) for x, y in points)
             for observation in observations:
                 assert observation.hazard is Hazard.BLOCKED_EXIT
-                self._service.handle(observation, frame.image)
+                self._service.handle(replace(observation, outline=outline), frame.image)
 
     def _reference_for(self, work: CameraWork, frame: Frame) -> Gray:
         width, height = frame.size

@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from alerts.clip_recorder import ClipRecorder, ClipSettings
 from alerts.contract import Topics
 from alerts.embedded_broker import EmbeddedBroker
 from alerts.ledger import Ledger
@@ -94,6 +95,20 @@ class Runner:
         self.readers = [detect for detect, _ in pairs]
         self.recorders = [record for _, record in pairs if record is not None]
         self.watchdog = Watchdog([*self.readers, *self.recorders], self.stop)
+        rings = {
+            reader.settings.name: reader.ring
+            for reader in [*self.readers, *self.recorders]
+            if reader.ring is not None
+        }
+        clips = config.clips
+        self.clip_recorder = ClipRecorder(
+            data_dir,
+            rings,
+            ClipSettings(clips.pre_roll_s, clips.post_roll_s, clips.max_clip_s),
+            self.service.clip_ready,
+            self.stop,
+        )
+        self.service.clips = self.clip_recorder
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
             self.service,
@@ -194,6 +209,8 @@ class Runner:
             "outbox_pending": self.ledger.pending_count(),
             "open_alerts": len(self.service.open_alerts()),
             "frames_analysed": self.analysis.frames_analysed,
+            "clips_recording": self.clip_recorder.active,
+            "clips_failed": self.clip_recorder.failed,
         }
 
     def start(self) -> None:
@@ -210,6 +227,7 @@ class Runner:
             reader.start()
         self.watchdog.start()
         self.analysis.start()
+        self.clip_recorder.start()
         if self.api_server is not None:
             self._start_api(self.api_server)
         log.info(
@@ -240,6 +258,7 @@ class Runner:
             self.api_server.should_exit = True
         for thread in [*self.readers, *self.recorders, self.analysis]:
             thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
+        self.clip_recorder.join(max(0.1, deadline - time.monotonic() - 4.0))  # finishes clips
         self.publisher.join(max(0.1, deadline - time.monotonic() - 1.5))
         if self.broker is not None:
             self.broker.stop(timeout_s=max(0.5, deadline - time.monotonic()))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from alerts.contract import Topics, load_schema
-from alerts.ledger import Ledger, LedgerError
+from alerts.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError
 from alerts.model import EventType
 from alerts.service import AlertService, new_ulid
 from detect.observations import Hazard, Observation, Phase
@@ -154,4 +154,22 @@ def test_newer_ledger_schema_is_refused(tmp_path: Path) -> None:
 def test_ledger_uses_wal(ledger: Ledger) -> None:
     with sqlite3.connect(ledger.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.schema_version == 1
+    assert ledger.schema_version == SCHEMA_VERSION
+
+
+def test_version_1_ledger_is_migrated_with_its_snapshots(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0] + "PRAGMA user_version=1;")
+        db.execute(
+            "INSERT INTO alerts (alert_id, camera, zone, hazard, severity, score, peak_score,"
+            " started_at, updated_at, snapshot_path, snapshot_sha256)"
+            " VALUES ('A1', 'dock', 'exit-1', 'blocked_exit', 'warning', 0.5, 0.5, 1, 1,"
+            " 'evidence/A1/snapshot.jpg', ?)",
+            ("ab" * 32,),
+        )
+    migrated = Ledger(path)
+    alert = migrated.alert("A1")
+    assert migrated.schema_version == SCHEMA_VERSION
+    assert alert is not None and alert.snapshot is not None
+    assert alert.snapshot.path == "evidence/A1/snapshot.jpg"

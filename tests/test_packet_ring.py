@@ -15,9 +15,7 @@ TEMPLATE = StreamTemplate("h264", 640, 360, b"")
 def packets(seconds: float, fps: int = 10, gop: int = 10, size: int = 1000) -> list[StoredPacket]:
     count = round(seconds * fps)
     return [
-        StoredPacket(
-            b"x" * size, i * 90_000 // fps, i * 90_000 // fps, TB, i % gop == 0, float(i)
-        )
+        StoredPacket(b"x" * size, i * 90_000 // fps, i * 90_000 // fps, TB, i % gop == 0, float(i))
         for i in range(count)
     ]
 

@@ -12,7 +12,7 @@ from sitewatch.config.camera import NAME_PATTERN, Camera
 from sitewatch.config.detector import Model
 from sitewatch.config.mqtt import Mqtt
 from sitewatch.config.rules import Rules
-from sitewatch.config.storage import Storage
+from sitewatch.config.storage import EvidenceClips, Storage
 
 
 class Site(Section):
@@ -31,12 +31,20 @@ class SiteConfig(Section):
     rules: Rules = Field(default_factory=Rules)
     mqtt: Mqtt = Field(default_factory=Mqtt)
     storage: Storage = Field(default_factory=Storage)
+    clips: EvidenceClips = Field(default_factory=EvidenceClips)
     api: Api = Field(default_factory=Api)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
         self._check_unique("cameras", [camera.name for camera in self.cameras])
         self._check_unique("models", [model.name for model in self.models])
+        for index, camera in enumerate(self.cameras):
+            if 0 < camera.buffer_seconds < self.clips.pre_roll_s:
+                raise FieldError(
+                    ("cameras", index, "buffer_seconds"),
+                    f"keeps {camera.buffer_seconds:g} s of packets but clips.pre_roll_s needs "
+                    f"{self.clips.pre_roll_s:g} s",
+                )
         known = {name for model in self.models for name in model.classes}
         for c, camera in enumerate(self.cameras):
             for z, zone in enumerate(camera.zones):

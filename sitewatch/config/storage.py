@@ -17,3 +17,15 @@ class Storage(Section):
     )
     retention_days: int = Field(default=90, ge=1, le=3650)
     disk_quota_gb: float = Field(default=20.0, gt=0)
+
+
+class EvidenceClips(Section):
+    """Clip lengths around each incident."""
+
+    pre_roll_s: float = Field(
+        default=5.0, ge=0, le=120, description="Seconds before the alert (from the packet ring)."
+    )
+    post_roll_s: float = Field(default=10.0, ge=0, le=600, description="Seconds after the end.")
+    max_clip_s: float = Field(
+        default=120.0, ge=10, le=3600, description="Longer incidents continue in a new part."
+    )

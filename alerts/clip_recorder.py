@@ -1,0 +1,212 @@
+"""Evidence clips: pre-roll from the camera's packet ring, the incident, then post-roll.
+
+A clip starts at the keyframe at or before ``pre_roll_s`` ahead of the alert and ends
+``post_roll_s`` after the incident ended. Long incidents are cut into parts of at most
+``max_seconds`` (each part starts at a keyframe). Packets arrive from the camera reader through
+a non-blocking queue; one thread writes every clip.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from alerts.clip_writer import ClipWriter
+from alerts.model import Evidence
+from ingest.packet_ring import PacketRing, StoredPacket, StreamTemplate
+
+log = logging.getLogger(__name__)
+FINISH_GRACE_S = 3.0  # end a clip even if the camera went quiet during post-roll
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """Clip lengths."""
+
+    pre_roll_s: float = 5.0
+    post_roll_s: float = 10.0
+    max_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class ClipReady:
+    """A finished, hashed clip file."""
+
+    alert_id: str
+    part: int
+    evidence: Evidence
+    started_at: float
+    ended_at: float
+    transcoded: bool
+
+
+Item = tuple[StoredPacket, StreamTemplate]
+
+
+class _Job:
+    """One alert's clip in progress."""
+
+    def __init__(self, alert_id: str, camera: str, start: float) -> None:
+        self.alert_id = alert_id
+        self.camera = camera
+        self.start = start
+        self.end: float | None = None
+        self.part = 1
+        self.writer: ClipWriter | None = None
+        self.backlog: list[Item] = []  # pre-roll from the ring, written first
+        self.inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()  # live packets after it
+        self.unsubscribe: Callable[[], None] = lambda: None
+
+    def next_item(self) -> Item | None:
+        """The next packet to write, pre-roll first."""
+        if self.backlog:
+            return self.backlog.pop(0)
+        try:
+            return self.inbox.get_nowait()
+        except queue.Empty:
+            return None
+
+
+class ClipRecorder(threading.Thread):
+    """Writes the clips of every alert; ``on_ready`` is called (in this thread) per part."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        rings: Mapping[str, PacketRing],
+        settings: ClipSettings,
+        on_ready: Callable[[ClipReady], None],
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="clip-recorder", daemon=True)
+        self._data_dir = data_dir
+        self._rings = dict(rings)
+        self._settings = settings
+        self._on_ready = on_ready
+        self._stop_event = stop
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self.failed = 0
+
+    def begin(self, alert_id: str, camera: str, started_at: float) -> bool:
+        """Start the clip of a new alert (pre-roll comes from the ring)."""
+        ring = self._rings.get(camera)
+        if ring is None:
+            log.warning("camera %s keeps no packets (buffer_seconds: 0): no clip", camera)
+            return False
+        job = _Job(alert_id, camera, started_at)
+        snapshot, job.unsubscribe = ring.subscribe(lambda p, t: job.inbox.put((p, t)))
+        if snapshot is not None:
+            since = started_at - self._settings.pre_roll_s
+            job.backlog = [(p, snapshot.template) for p in _pre_roll(snapshot.packets, since)]
+        with self._lock:
+            self._jobs[alert_id] = job
+        return True
+
+    def end(self, alert_id: str, ended_at: float) -> None:
+        """The incident ended: finish the clip after the post-roll."""
+        with self._lock:
+            job = self._jobs.get(alert_id)
+            if job is not None:
+                job.end = ended_at
+
+    @property
+    def active(self) -> int:
+        """Clips being written."""
+        with self._lock:
+            return len(self._jobs)
+
+    def run(self) -> None:
+        """Write until stop, then finish every open clip with what it has."""
+        while not self._stop_event.wait(0.25):
+            self._cycle(time.time(), final=False)
+        self._cycle(time.time(), final=True)
+
+    def _cycle(self, now: float, final: bool) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            try:
+                done = self._advance(job, now, final)
+            except (av.error.FFmpegError, OSError, ValueError) as error:
+                self.failed += 1
+                log.error("clip of alert %s failed: %s", job.alert_id, error)
+                if job.writer is not None:
+                    job.writer.abort()
+                done = True
+            if done:
+                job.unsubscribe()
+                with self._lock:
+                    self._jobs.pop(job.alert_id, None)
+
+    def _advance(self, job: _Job, now: float, final: bool) -> bool:
+        """Write what arrived; True when the job is finished."""
+        post_roll_end = None if job.end is None else job.end + self._settings.post_roll_s
+        while (item := job.next_item()) is not None:
+            packet, template = item
+            if post_roll_end is not None and packet.wall_time > post_roll_end:
+                self._finish(job)
+                return True
+            self._write(job, packet, template)
+        if final or (post_roll_end is not None and now >= post_roll_end + FINISH_GRACE_S):
+            self._finish(job)
+            return True
+        return False
+
+    def _write(self, job: _Job, packet: StoredPacket, template: StreamTemplate) -> None:
+        writer = job.writer
+        if writer is not None and packet.keyframe:
+            new_stream = writer.template is not template
+            too_long = writer.seconds >= self._settings.max_seconds
+            if new_stream or too_long:  # continue in a new part from this keyframe
+                self._finish(job)
+                job.part += 1
+                writer = None
+        if writer is None:
+            if not packet.keyframe:
+                return
+            name = "clip.mp4" if job.part == 1 else f"clip-{job.part}.mp4"
+            writer = ClipWriter(self._data_dir / "evidence" / job.alert_id / name, template)
+            job.writer = writer
+        writer.add(packet)
+
+    def _finish(self, job: _Job) -> None:
+        writer, job.writer = job.writer, None
+        if writer is None or writer.packets == 0:
+            if writer is not None:
+                writer.abort()
+            return
+        sha256 = writer.close()
+        relative = writer.path.relative_to(self._data_dir).as_posix()
+        ready = ClipReady(
+            job.alert_id,
+            job.part,
+            Evidence(relative, sha256),
+            writer.first_wall or job.start,
+            writer.last_wall or job.start,
+            writer.transcoding,
+        )
+        log.info(
+            "clip %s of alert %s ready (%.1f s%s)",
+            relative,
+            job.alert_id,
+            ready.ended_at - ready.started_at,
+            ", re-encoded to H.264" if writer.transcoding else "",
+        )
+        self._on_ready(ready)
+
+
+def _pre_roll(packets: tuple[StoredPacket, ...], since: float) -> list[StoredPacket]:
+    """Packets from the last keyframe at or before ``since`` (or the first keyframe)."""
+    start = 0
+    for index, packet in enumerate(packets):
+        if packet.keyframe and packet.wall_time <= since:
+            start = index
+    return list(packets[start:])
