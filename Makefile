@@ -4,26 +4,36 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := mosquitto mosquitto-clients
+APT_PACKAGES := mosquitto mosquitto-clients \
+	python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 
-.PHONY: demo test lint typecheck unit system-deps venv schema clean test-train
+.PHONY: demo test lint typecheck unit system-deps python-deps venv schema clean
 
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+# Debian packages: $(1) is the list; python3-venv too when this Python lacks ensurepip.
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
 
-$(BIN)/python:
+system-deps:
+	$(call apt_install,$(APT_PACKAGES))
+
+python-deps:
+	$(call apt_install,)
+
+$(BIN)/python: | python-deps
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-venv: system-deps $(VENV)/.installed-dev
+venv: $(VENV)/.installed-dev
 
 demo: venv
 	$(BIN)/sitewatch demo --config config/demo.yaml
@@ -38,7 +48,7 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest
 
-test: venv
+test: system-deps venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
