@@ -19,6 +19,7 @@ from alerts.contract import Topics
 from alerts.embedded_broker import EmbeddedBroker
 from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
+from alerts.retention import RetentionPolicy, RetentionWorker
 from alerts.service import AlertService
 from detect.blocked_exit import BlockedExitParams
 from detect.references import ReferenceStore
@@ -109,6 +110,13 @@ class Runner:
             self.stop,
         )
         self.service.clips = self.clip_recorder
+        storage = config.storage
+        self.retention = RetentionWorker(
+            self.ledger,
+            data_dir,
+            RetentionPolicy(storage.retention_days, int(storage.disk_quota_gb * 1e9)),
+            self.stop,
+        )
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
             self.service,
@@ -228,6 +236,7 @@ class Runner:
         self.watchdog.start()
         self.analysis.start()
         self.clip_recorder.start()
+        self.retention.start()
         if self.api_server is not None:
             self._start_api(self.api_server)
         log.info(
