@@ -88,7 +88,7 @@ def alert_document(alert: Alert, site: str, evidence_base_url: str) -> dict[str,
         "workflow_state": alert.workflow_state,
         "boxes": [],
         "snapshot": link(alert.snapshot),
-        "clip": link(clip, part=clip.part) if clip is not None else None,
+        "clip": None if clip is None else link(clip, part=clip.part, **_span(clip)),
         "evidence": evidence,
         "details": alert.details,
     }
@@ -119,3 +119,8 @@ def load_schema() -> dict[str, Any]:
     text = resources.files("alerts").joinpath("schemas/alert-event.v1.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def _span(item: Evidence) -> dict[str, str | None]:
+    start, end = item.covers if item.covers else (None, None)
+    return {"started_at": iso(start), "ended_at": iso(end)}

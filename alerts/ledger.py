@@ -74,6 +74,8 @@ MIGRATIONS: tuple[str, ...] = (
         path TEXT NOT NULL,
         sha256 TEXT NOT NULL,
         created_at REAL NOT NULL,
+        covers_from REAL,
+        covers_to REAL,
         removed_at REAL,
         PRIMARY KEY (alert_id, kind, part)
     );
@@ -195,13 +197,24 @@ class Ledger:
             )
             db.executemany(
                 """
-                INSERT INTO evidence (alert_id, kind, part, path, sha256, created_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO evidence (alert_id, kind, part, path, sha256, created_at,
+                    covers_from, covers_to)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (alert_id, kind, part) DO UPDATE SET path = excluded.path,
-                    sha256 = excluded.sha256
+                    sha256 = excluded.sha256, covers_from = excluded.covers_from,
+                    covers_to = excluded.covers_to
                 """,
                 [
-                    (alert.alert_id, e.kind.value, e.part, e.path, e.sha256, created_at)
+                    (
+                        alert.alert_id,
+                        e.kind.value,
+                        e.part,
+                        e.path,
+                        e.sha256,
+                        created_at,
+                        e.covers[0] if e.covers else None,
+                        e.covers[1] if e.covers else None,
+                    )
                     for e in alert.evidence
                     if e.removed_at is None
                 ],
@@ -323,6 +336,9 @@ class Ledger:
                             EvidenceKind(e["kind"]),
                             e["part"],
                             e["removed_at"],
+                            None
+                            if e["covers_from"] is None
+                            else (e["covers_from"], e["covers_to"]),
                         )
                     )
         return [_alert_from_row(row, tuple(evidence[row["alert_id"]])) for row in rows]

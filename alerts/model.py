@@ -36,6 +36,7 @@ class Evidence:
     kind: EvidenceKind = EvidenceKind.SNAPSHOT
     part: int = 1
     removed_at: float | None = None  # set when retention deleted the file
+    covers: tuple[float, float] | None = None  # clips: wall-clock span of the video
 
     @property
     def name(self) -> str:

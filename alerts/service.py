@@ -102,7 +102,12 @@ class AlertService:
             if alert is None:
                 log.error("clip for unknown alert %s dropped", ready.alert_id)
                 return
-            clip = replace(ready.evidence, kind=EvidenceKind.CLIP, part=ready.part)
+            clip = replace(
+                ready.evidence,
+                kind=EvidenceKind.CLIP,
+                part=ready.part,
+                covers=(ready.started_at, ready.ended_at),
+            )
             change = AlertChange(EventType.CLIP_READY, alert, alert.with_evidence(clip))
             self._store(change)
 

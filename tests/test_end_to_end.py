@@ -14,8 +14,11 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import av
 import jsonschema
 import paho.mqtt.client as mqtt
 import pytest
@@ -28,6 +31,16 @@ from tests.servers import BrokerInfo, free_port, mosquitto, rtsp_server
 
 pytestmark = pytest.mark.integration
 CAMERA_PASSWORD = "e2e-Secret-771"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 SPEC = SceneSpec(width=640, height=360, fps=10, duration_s=40.0, obstacle_at_s=4.0, seed=3)
 
 
@@ -42,6 +55,9 @@ class Inbox:
         with self.arrived:
             self.messages.append((topic, payload, retain))
             self.arrived.notify_all()
+
+    def of_type(self, kind: str) -> list[Any]:
+        return [event for event in self.alerts() if event["type"] == kind]
 
     def alerts(self) -> list[dict[str, object]]:
         with self.arrived:
@@ -93,6 +109,7 @@ def write_config(tmp_path: Path, rtsp_url: str, broker: BrokerInfo, api_port: in
             }
         ],
         "rules": {"blocked_exit": {"check_interval_s": 0.5, "dwell_s": 3, "clear_s": 3}},
+        "clips": {"pre_roll_s": 5, "post_roll_s": 10, "max_clip_s": 10},
         "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": "sitewatch"},
         "storage": {"data_dir": str(tmp_path / "data")},
         "api": {"host": "127.0.0.1", "port": api_port},
@@ -121,8 +138,13 @@ def test_one_blocked_exit_alert_reaches_the_platform(
             try:
                 got_alert = inbox.wait_for(inbox.alerts, timeout=60)
                 assert got_alert, "no alert within 60 s:\n" + log_path.read_text()
-                time.sleep(4.0)  # anything duplicated would arrive by now
-                snapshot_check = fetch(inbox.alerts()[0])
+                clip_ready = inbox.wait_for(lambda: inbox.of_type("clip_ready"), timeout=40)
+                assert clip_ready, "no clip within 40 s:\n" + log_path.read_text()
+                snapshot_check = fetch(inbox.alerts()[0]["after"], "snapshot")
+                clip_event = inbox.of_type("clip_ready")[0]
+                clip_path = tmp_path / "clip.mp4"
+                clip_check = fetch(clip_event["after"], "clip", clip_path)
+                played = play_in_chromium(clip_event["after"]["clip"]["url"], tmp_path)
             finally:
                 process.send_signal(signal.SIGTERM)
                 stopped_at = time.monotonic()
@@ -151,14 +173,53 @@ def test_one_blocked_exit_alert_reaches_the_platform(
     assert statuses[0] == b"online" and statuses[-1] == b"offline"
     camera_status = [p for t, p, _ in inbox.messages if t == "sitewatch/e2e/cameras/aisle-3/status"]
     assert any(json.loads(p)["state"] == "online" for p in camera_status)
+    jsonschema.validate(clip_event, load_schema())
+    clip = clip_event["after"]["clip"]
+    assert clip_check == clip["sha256"]
+    with av.open(str(clip_path)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        first = next(container.decode(video=0))
+    assert first.key_frame
+    alert_start = datetime.fromisoformat(after["started_at"])
+    clip_start = datetime.fromisoformat(clip["started_at"])
+    assert timedelta(0) <= alert_start - clip_start <= timedelta(seconds=5 + 1.1)  # + one GOP
+    assert played["readyState"] >= 3 and played["currentTime"] > 0.5, played
+
     assert CAMERA_PASSWORD not in logs, "credentials leaked into the log"
     assert "rtsp://***:***@" in logs
 
 
-def fetch(event: dict[str, object]) -> str:
-    """Download the snapshot the event points at; returns its SHA-256."""
-    after = event["after"]
-    assert isinstance(after, dict)
-    with urllib.request.urlopen(after["snapshot"]["url"], timeout=5) as response:
-        assert response.headers["content-type"] == "image/jpeg"
-        return hashlib.sha256(response.read()).hexdigest()
+def fetch(alert: Any, what: str, keep: Path | None = None) -> str:
+    """Download the snapshot or clip an alert points at; returns its SHA-256."""
+    with urllib.request.urlopen(alert[what]["url"], timeout=5) as response:
+        expected = "image/jpeg" if what == "snapshot" else "video/mp4"
+        assert response.headers["content-type"] == expected
+        data = response.read()
+    if keep is not None:
+        keep.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def play_in_chromium(url: str, artifacts: Path) -> dict[str, float]:
+    """Play a clip in Debian's headless Chromium; returns the video element's state."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content(f'<video id="v" src="{url}" muted autoplay controls width="640">')
+            page.wait_for_function(
+                "() => { const v = document.getElementById('v');"
+                " return v.readyState >= 3 && v.currentTime > 0.5; }",
+                timeout=20_000,
+            )
+            page.screenshot(path=str(artifacts / "clip-in-chromium.png"))
+            state: dict[str, float] = page.evaluate(
+                "() => { const v = document.getElementById('v');"
+                " return {readyState: v.readyState, currentTime: v.currentTime,"
+                " width: v.videoWidth}; }"
+            )
+        finally:
+            browser.close()
+    return state
