@@ -42,6 +42,7 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_ulid,
         recorded: threading.Event | None = None,
+        min_update_interval_s: float = 5.0,
     ) -> None:
         self._ledger = ledger
         self._topics = topics
@@ -55,6 +56,10 @@ class AlertService:
         # Set after each stored event (wakes the publisher).
         self.recorded = recorded if recorded is not None else threading.Event()
         self.clips: ClipRecorder | None = None
+        self._min_update_interval_s = min_update_interval_s
+        # alert_id -> observation time of its last stored event (rate limit of updates)
+        self._last_stored: dict[str, float] = {}
+        self._held: dict[str, AlertChange] = {}  # rate-limited updates not yet published
 
     def open_alerts(self) -> list[Alert]:
         """Incidents not yet ended (including those carried over from before a restart)."""
@@ -80,6 +85,9 @@ class AlertService:
                 return None
             if image is not None:
                 change = self._with_snapshots(change, observation, image)
+            if self._rate_limited(change):
+                self._hold(change)
+                return change
             self._store(change)
         self._follow_with_clip(change)
         log.info(
@@ -111,17 +119,53 @@ class AlertService:
             change = AlertChange(EventType.CLIP_READY, alert, alert.with_evidence(clip))
             self._store(change)
 
+    def flush_updates(self, now: float) -> int:
+        """Publish held updates whose quiet interval has passed by ``now`` (observation
+        time); returns how many."""
+        with self._lock:
+            due = [
+                change
+                for alert_id, change in self._held.items()
+                if now - self._last_stored.get(alert_id, 0.0) >= self._min_update_interval_s
+            ]
+            for change in due:
+                current = self._open.get(change.after.key)
+                if current is not None and current.alert_id == change.after.alert_id:
+                    self._store(replace(change, after=current))
+        return len(due)
+
+    def _rate_limited(self, change: AlertChange) -> bool:
+        """Updates of score or details at most every ``min_update_interval_s`` per alert;
+        severity changes, reopenings and new snapshots always go out."""
+        before = change.before
+        if change.type is not EventType.UPDATE or before is None or not before.active:
+            return False
+        if change.after.severity != before.severity or change.after.evidence != before.evidence:
+            return False
+        last = self._last_stored.get(change.after.alert_id)
+        return last is not None and change.after.updated_at - last < self._min_update_interval_s
+
+    def _hold(self, change: AlertChange) -> None:
+        """Keep the newest state in memory; the next stored event of the alert carries it."""
+        alert_id = change.after.alert_id
+        held = self._held.get(alert_id)
+        self._held[alert_id] = change if held is None else replace(held, after=change.after)
+        self._open[change.after.key] = change.after
+
     def _store(self, change: AlertChange) -> None:
         """Ledger row, event and outbox message in one transaction (caller holds the lock)."""
+        self._held.pop(change.after.alert_id, None)
         event_id = self._new_id()
         now = self._clock()
         payload = event_payload(event_id, change, self._topics.site, now, self._base_url)
         self._ledger.record(change, event_id, now, self._topics.alerts, payload)
+        self._last_stored[change.after.alert_id] = change.after.updated_at
         key = change.after.key
         if change.after.active:
             self._open[key] = change.after
         else:
             self._open.pop(key, None)
+            self._last_stored.pop(change.after.alert_id, None)
         self.recorded.set()
 
     def _with_snapshots(

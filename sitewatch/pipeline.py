@@ -93,6 +93,7 @@ class AnalysisLoop(threading.Thread):
                 work.next_due = now + work.sample_period_s
                 try:
                     self._analyse(work, frame)
+                    self._service.flush_updates(frame.wall_time)
                 except (ValueError, OSError, cv2.error) as error:
                     log.exception("camera %s: analysis failed: %s", frame.camera, error)
                 self.frames_analysed += 1

@@ -15,7 +15,7 @@ from alerts.contract import Topics, load_schema
 from alerts.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError
 from alerts.model import EventType
 from alerts.service import AlertService, new_ulid
-from detect.observations import Hazard, Observation, Phase
+from detect.observations import Hazard, Observation, Phase, Severity
 
 TOPICS = Topics("sitewatch", "plant-a")
 
@@ -55,7 +55,7 @@ def test_incident_start_update_end(service: AlertService, ledger: Ledger) -> Non
 
 def test_second_start_while_open_is_an_update(service: AlertService, ledger: Ledger) -> None:
     service.handle(obs(Phase.START, 1.0), None)
-    service.handle(obs(Phase.START, 2.0), None)
+    service.handle(obs(Phase.START, 10.0), None)  # after the update interval
     assert types(ledger) == ["new", "update"]
     assert len(ledger.recent_alerts()) == 1
 
@@ -173,3 +173,25 @@ def test_version_1_ledger_is_migrated_with_its_snapshots(tmp_path: Path) -> None
     assert migrated.schema_version == SCHEMA_VERSION
     assert alert is not None and alert.snapshot is not None
     assert alert.snapshot.path == "evidence/A1/snapshot.jpg"
+
+
+def test_updates_are_rate_limited_but_never_lost(service: AlertService, ledger: Ledger) -> None:
+    service.handle(obs(Phase.START, 0.0, 0.40), None)
+    for step, t in enumerate([1.0, 2.0, 3.0]):  # inside the 5 s interval: held
+        service.handle(obs(Phase.UPDATE, t, 0.5 + step / 10), None)
+    assert types(ledger) == ["new"]
+    assert service.flush_updates(4.0) == 0  # still inside the interval
+    assert service.flush_updates(5.5) == 1
+    published = json.loads(ledger.pending(10)[-1].payload)
+    assert (published["type"], published["after"]["score"]) == ("update", 0.7)
+    service.handle(obs(Phase.END, 6.0), None)
+    assert types(ledger) == ["new", "update", "end"]
+
+
+def test_severity_change_is_not_held(service: AlertService, ledger: Ledger) -> None:
+    service.handle(obs(Phase.START, 0.0), None)
+    escalated = Observation(
+        "dock", "exit-1", Hazard.BLOCKED_EXIT, Phase.UPDATE, 1.0, 0.9, Severity.CRITICAL
+    )
+    service.handle(escalated, None)
+    assert types(ledger) == ["new", "update"]
