@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from alerts.clip_recorder import ClipReady
 from alerts.contract import Topics
 from alerts.ledger import Ledger
+from alerts.model import Evidence
 from alerts.service import AlertService
 from detect.observations import Hazard, Observation, Phase
 from ingest.status import CameraState, CameraStatus
@@ -97,3 +99,43 @@ def test_metrics_in_prometheus_text(setup: tuple[TestClient, str]) -> None:
     assert 'sitewatch_camera_up{camera="dock",state="online"} 1' in lines
     assert 'sitewatch_camera_frames_decoded_total{camera="dock"} 0' in lines
     assert "sitewatch_mqtt_connected 1" in lines
+
+
+def test_evidence_by_name_and_traversal(setup: tuple[TestClient, str]) -> None:
+    client, alert_id = setup
+    annotated = client.get(
+        f"/api/alerts/{alert_id}/evidence/snapshot-annotated.jpg", headers=auth()
+    )
+    assert annotated.status_code == 200 and annotated.headers["content-type"] == "image/jpeg"
+    for name in ["..%2F..%2Fledger.sqlite3", "ledger.sqlite3", "clip.mp4"]:
+        response = client.get(f"/api/alerts/{alert_id}/evidence/{name}", headers=auth())
+        assert response.status_code == 404, name
+
+
+def test_clip_supports_byte_ranges(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    service = AlertService(ledger, Topics("sw", "a"), tmp_path, "http://testserver", {})
+    change = service.handle(
+        Observation("dock", "exit-1", Hazard.BLOCKED_EXIT, Phase.START, 1e9, 0.8), None
+    )
+    assert change is not None
+    clip = tmp_path / "evidence" / change.after.alert_id / "clip.mp4"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(bytes(range(256)) * 40)
+    digest = hashlib.sha256(clip.read_bytes()).hexdigest()
+    ready = ClipReady(
+        change.after.alert_id,
+        1,
+        Evidence(f"evidence/{clip.parent.name}/clip.mp4", digest),
+        1e9,
+        1e9 + 10,
+        False,
+    )
+    service.clip_ready(ready)
+    app = create_app(ledger, tmp_path, "a", "http://testserver", list, dict, {})
+    response = TestClient(app).get(
+        f"/api/alerts/{change.after.alert_id}/clip", headers={"Range": "bytes=100-199"}
+    )
+    assert response.status_code == 206
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.content == clip.read_bytes()[100:200]
