@@ -87,6 +87,7 @@ class SceneSpec:
     duration_s: float = 40.0
     obstacle_at_s: float = 8.0  # when the obstacle starts entering the exit zone
     seed: int = 7
+    crf: int = 23  # x264 quality: lower is more bits (18 and below looks like a real camera's)
 
 
 # --------------------------------------------------------------------------- camera
@@ -881,7 +882,12 @@ def iter_frames(spec: SceneSpec = SceneSpec()) -> Iterator[Image]:
 
 def _encode(path: Path, spec: SceneSpec, progress: Callable[[int, int], None] | None) -> None:
     total = frame_count(spec)
-    options = {"preset": "veryfast", "crf": "23", "bframes": "0", "x264-params": "scenecut=0"}
+    options = {
+        "preset": "veryfast",
+        "crf": str(spec.crf),
+        "bframes": "0",
+        "x264-params": "scenecut=0",
+    }
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=spec.fps, options=options)
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
