@@ -163,7 +163,7 @@ class ClipRecorder(threading.Thread):
     def _write(self, job: _Job, packet: StoredPacket, template: StreamTemplate) -> None:
         writer = job.writer
         if writer is not None and packet.keyframe:
-            new_stream = writer.template is not template
+            new_stream = writer.template is not template or not writer.in_order(packet)
             too_long = writer.seconds >= self._settings.max_seconds
             if new_stream or too_long:  # continue in a new part from this keyframe
                 self._finish(job)

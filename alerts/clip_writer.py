@@ -7,8 +7,10 @@ libx264 (veryfast) so that every clip plays in the console.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
+import logging
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import av
 
 from ingest.packet_ring import StoredPacket, StreamTemplate
 
+log = logging.getLogger(__name__)
 BROWSER_CODECS = frozenset({"h264"})
 CLOCK = Fraction(1, 90_000)
 
@@ -47,6 +50,8 @@ class ClipWriter:
         else:
             self._stream = self._out.add_stream_from_template(source_stream)
         self._origin: int | None = None
+        self._last_dts: int | None = None
+        self.skipped = 0  # packets whose timestamps went backwards
         self.first_wall: float | None = None
         self.last_wall: float | None = None
         self.packets = 0
@@ -58,14 +63,24 @@ class ClipWriter:
             return 0.0
         return self.last_wall - self.first_wall
 
+    def in_order(self, stored: StoredPacket) -> bool:
+        """False when the packet's decode time does not move forward (a looping source, a
+        camera clock reset): the muxer would refuse it."""
+        dts = stored.pts if stored.dts is None else stored.dts
+        return self._last_dts is None or dts > self._last_dts
+
     def add(self, stored: StoredPacket) -> None:
-        """Append one packet; packets before the first keyframe are skipped."""
+        """Append one packet; packets before the first keyframe or out of order are skipped."""
         if self._origin is None:
             if not stored.keyframe:
                 return
             origin = stored.pts if stored.dts is None else min(stored.pts, stored.dts)
             self._origin = origin
             self.first_wall = stored.wall_time
+        if not self.in_order(stored):
+            self.skipped += 1
+            return
+        self._last_dts = stored.pts if stored.dts is None else stored.dts
         self.last_wall = stored.wall_time
         self.packets += 1
         if self.transcoding:
@@ -75,9 +90,16 @@ class ClipWriter:
         packet.stream = self._stream
         packet.time_base = stored.time_base
         packet.pts = stored.pts - self._origin
-        packet.dts = None if stored.dts is None else stored.dts - self._origin
+        dts = stored.pts if stored.dts is None else min(stored.dts, stored.pts)
+        packet.dts = dts - self._origin
         packet.is_keyframe = stored.keyframe
-        self._out.mux(packet)
+        try:
+            self._out.mux(packet)
+        except av.error.FFmpegError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            self.skipped += 1  # one packet the muxer refuses loses one frame, not the clip
+            log.debug("%s: packet pts=%s dts=%s refused: %s", self.path, stored.pts, dts, error)
 
     def _transcode(self, stored: StoredPacket) -> None:
         assert self._origin is not None

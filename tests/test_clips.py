@@ -13,7 +13,8 @@ import av
 import pytest
 
 from alerts.clip_recorder import ClipReady, ClipRecorder, ClipSettings
-from ingest.camera_reader import CameraReader, ReaderSettings
+from alerts.clip_writer import ClipWriter
+from ingest.camera_reader import CameraReader, Pacing, ReaderSettings
 from ingest.packet_ring import PacketRing
 from tests.media import h264_clip, h265_clip
 from tests.servers import rtsp_server
@@ -138,3 +139,25 @@ def test_open_clips_are_finished_at_shutdown(media: Path, tmp_path: Path) -> Non
 def test_camera_without_ring_gets_no_clip(tmp_path: Path) -> None:
     recorder = ClipRecorder(tmp_path, {}, ClipSettings(), lambda _: None, threading.Event())
     assert not recorder.begin("A5", "nowhere", time.time())
+
+
+def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) -> None:
+    source = h264_clip(tmp_path, seconds=2.0)
+    stop = threading.Event()
+    reader = CameraReader(
+        ReaderSettings("f", str(source), pacing=Pacing.FAST, loop=False, buffer_seconds=5.0),
+        stop,
+    )
+    reader.start()
+    assert reader.finished.wait(10)
+    assert reader.ring is not None
+    snapshot = reader.ring.snapshot()
+    assert snapshot is not None
+    packets = list(snapshot.packets)
+    packets.insert(30, packets[20])  # a repeated, older packet mid-stream
+    writer = ClipWriter(tmp_path / "clip.mp4", snapshot.template)
+    for packet in packets:
+        writer.add(packet)
+    writer.close()
+    assert writer.skipped == 1
+    assert probe(tmp_path / "clip.mp4")[1] == len(snapshot.packets)
