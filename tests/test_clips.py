@@ -14,7 +14,7 @@ import pytest
 
 from alerts.clip_recorder import ClipReady, ClipRecorder, ClipSettings
 from alerts.clip_writer import ClipWriter
-from ingest.camera_reader import CameraReader, Pacing, ReaderSettings
+from ingest.camera_reader import CameraReader, DecodePolicy, Pacing, ReaderSettings
 from ingest.packet_ring import PacketRing
 from tests.media import h264_clip, h265_clip
 from tests.servers import rtsp_server
@@ -145,7 +145,14 @@ def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) 
     source = h264_clip(tmp_path, seconds=2.0)
     stop = threading.Event()
     reader = CameraReader(
-        ReaderSettings("f", str(source), pacing=Pacing.FAST, loop=False, buffer_seconds=5.0),
+        ReaderSettings(
+            "f",
+            str(source),
+            pacing=Pacing.FAST,
+            loop=False,
+            buffer_seconds=5.0,
+            decode=DecodePolicy.NONE,
+        ),
         stop,
     )
     reader.start()
