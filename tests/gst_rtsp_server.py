@@ -10,9 +10,9 @@ Each mount serves the first video stream of its file (H.264, H.265 or MJPEG in
 .mp4/.mov/.mkv/.avi/.ts), else its AAC audio, at the file's own rate. Every client
 gets its own pipeline, starting at the beginning of the file.
 
-``--loop`` plays the files forever with timestamps running on: MP4/MKV/AVI by
-segment seeks on the demuxer, MPEG-TS by reading the file's bytes in a loop
-(tsdemux cannot segment-seek; it rebases the timestamps when they jump back).
+``--loop`` plays the files forever, timestamps running on without a gap or a
+repeat: a feeder pipeline reads the file again at each end and pushes it, re-timed,
+into the media through an appsrc.
 ``--user``/``--password`` turn on basic auth: a client without them, or with wrong
 ones, is answered 401. An unknown mount is answered 404. Prints READY on stdout
 once it listens; SIGTERM or SIGINT stop it.
@@ -41,12 +41,14 @@ from gi.repository import (  # type: ignore[import-not-found,import-untyped,unus
     GstRtspServer,
 )
 
-Gst.init(None)  # before subclassing RTSPMedia: its class init needs GstMessage's type
+Gst.init(None)
 
 HOST = "127.0.0.1"
 ROLE = "tester"
 DISCOVER_TIMEOUT_S = 5
-DEMUX = "demux"  # name of the demuxer in every media bin
+APPSRC = "feed"  # name of the appsrc in a looping media bin
+FEED_BUFFERS = 8  # how far the feeder may run ahead of the media, in buffers
+DEFAULT_STEP_NS = 40_000_000  # frame duration to assume when a buffer has none
 
 DEMUXERS = {
     ".mp4": "qtdemux",
@@ -59,12 +61,12 @@ DEMUXERS = {
     ".m2ts": "tsdemux",
 }
 
-# Caps name of the stream -> parser and payloader (pay0) for it.
-PAYLOADERS = {
-    "video/x-h264": "h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1",
-    "video/x-h265": "h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1",
-    "image/jpeg": "jpegparse ! rtpjpegpay name=pay0 pt=26",
-    "audio/mpeg": "aacparse ! rtpmp4gpay name=pay0 pt=97",
+# Caps name of the stream -> (parser, payloader named pay0).
+CODECS = {
+    "video/x-h264": ("h264parse", "rtph264pay name=pay0 pt=96 config-interval=-1"),
+    "video/x-h265": ("h265parse", "rtph265pay name=pay0 pt=96 config-interval=-1"),
+    "image/jpeg": ("jpegparse", "rtpjpegpay name=pay0 pt=26"),
+    "audio/mpeg": ("aacparse", "rtpmp4gpay name=pay0 pt=97"),
 }
 
 PROTOCOLS = {
@@ -81,14 +83,6 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- pipelines
 
 
-@dataclass(frozen=True)
-class Media:
-    """How to serve one file: the media bin's launch line, and whether to loop by seeking."""
-
-    line: str
-    seek_loop: bool
-
-
 def stream_caps(path: Path) -> str:
     """Caps name of the stream to serve: the first video stream, else the first audio one."""
     discoverer = GstPbutils.Discoverer.new(DISCOVER_TIMEOUT_S * Gst.SECOND)
@@ -101,73 +95,146 @@ def stream_caps(path: Path) -> str:
     return (videos or audios)[0]
 
 
-def quoted(path: Path, printf: bool = False) -> str:
-    """``path`` for a launch line, in double quotes (``%%`` for multifilesrc's printf)."""
-    text = str(path.resolve()).replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + (text.replace("%", "%%") if printf else text) + '"'
+@dataclass(frozen=True)
+class Source:
+    """One file's stream: how to read, parse and payload it."""
 
+    path: Path
+    demuxer: str
+    parser: str
+    payloader: str
 
-def plan_media(path: Path, loop: bool) -> Media:
-    demuxer = DEMUXERS.get(path.suffix.lower())
-    if demuxer is None:
-        raise ValueError(f"{path}: unsupported container, expected one of {sorted(DEMUXERS)}")
-    caps = stream_caps(path)
-    payloader = PAYLOADERS.get(caps)
-    if payloader is None:
-        raise ValueError(f"{path}: cannot serve {caps}, expected one of {sorted(PAYLOADERS)}")
-    byte_loop = loop and demuxer == "tsdemux"
-    if byte_loop:
-        source = f"multifilesrc location={quoted(path, printf=True)} loop=true"
-    else:
-        source = f"filesrc location={quoted(path)}"
-    line = f"( {source} ! {demuxer} name={DEMUX} ! {payloader} )"
-    return Media(line, seek_loop=loop and not byte_loop)
+    @classmethod
+    def probe(cls, path: Path) -> Source:
+        demuxer = DEMUXERS.get(path.suffix.lower())
+        if demuxer is None:
+            raise ValueError(f"{path}: unsupported container, expected one of {sorted(DEMUXERS)}")
+        caps = stream_caps(path)
+        if caps not in CODECS:
+            raise ValueError(f"{path}: cannot serve {caps}, expected one of {sorted(CODECS)}")
+        return cls(path, demuxer, *CODECS[caps])
+
+    def location(self) -> str:
+        return str(self.path.resolve())
+
+    def media_line(self, loop: bool) -> str:
+        """The media bin: the file itself, or an appsrc that a ``Feeder`` fills (looping)."""
+        if loop:
+            feed = f"appsrc name={APPSRC} format=time block=true max-buffers={FEED_BUFFERS}"
+        else:
+            location = self.location().replace("\\", "\\\\").replace('"', '\\"')
+            feed = f'filesrc location="{location}" ! {self.demuxer}'
+        return f"( {feed} ! {self.parser} ! {self.payloader} )"
 
 
 # --------------------------------------------------------------------------- looping
 
 
-def segment_seek(element: Any, flush: bool) -> None:
-    """Play from the start as one segment: SEGMENT_DONE instead of EOS at the end."""
-    flags = Gst.SeekFlags.SEGMENT | (Gst.SeekFlags.FLUSH if flush else Gst.SeekFlags.NONE)
-    start, stop = (Gst.SeekType.SET, 0), (Gst.SeekType.NONE, -1)
-    if not element.seek(1.0, Gst.Format.TIME, flags, *start, *stop):
-        log(f"loop: {element.get_name()} refused the seek")
+def make(factory: str, **props: Any) -> Any:
+    element = Gst.ElementFactory.make(factory)
+    if element is None:
+        raise ValueError(f"GStreamer element {factory} not found")
+    for name, value in props.items():
+        element.set_property(name.replace("_", "-"), value)
+    return element
 
 
-class LoopingMedia(GstRtspServer.RTSPMedia):  # type: ignore[misc]
-    """A media whose demuxer starts over at the end of the file instead of ending.
+def link_new_pad(_demuxer: Any, pad: Any, parser: Any) -> None:
+    """Link the demuxer's new pad to the parser, if it fits and the parser is free."""
+    sink = parser.get_static_pad("sink")
+    if not sink.is_linked() and pad.can_link(sink):
+        pad.link(sink)
 
-    The pipeline never posts EOS here (RTSPMedia's sinks do not all see one), so
-    the loop rides on segment seeks: at SEGMENT_DONE a non-flushing seek to 0, which
-    keeps running time, and so the RTP timestamps, going on. The demuxers start the
-    next segment at the last frame's timestamp rather than at the end of the file,
-    which would repeat a timestamp each loop; a pad offset on the payloader makes up
-    the difference (one frame's duration).
+
+def reader(source: Source) -> tuple[Any, Any]:
+    """A pipeline file -> demuxer -> parser -> appsink, and the appsink."""
+    pipeline = Gst.Pipeline.new(None)
+    file = make("filesrc", location=source.location())
+    demuxer, parser = make(source.demuxer), make(source.parser)
+    sink = make("appsink", sync=False, emit_signals=True, max_buffers=FEED_BUFFERS)
+    for element in (file, demuxer, parser, sink):
+        pipeline.add(element)
+    file.link(demuxer)
+    parser.link(sink)
+    demuxer.connect("pad-added", link_new_pad, parser)  # again at each restart
+    return pipeline, sink
+
+
+class Feeder:
+    """Reads a file into a media's appsrc over and over, timestamps running on.
+
+    Its own pipeline restarts at each end of the file; each pass is shifted to
+    start where the last one ended, so there is no gap and no repeat. (Looping the
+    media pipeline itself by segment seeks on its demuxer raced with RTSPMedia's
+    own state handling and crashed it under load.) The media's clock paces it.
     """
 
-    def do_prepared(self) -> None:
-        self.last_pts = Gst.CLOCK_TIME_NONE
-        self.payloader_sink().add_probe(Gst.PadProbeType.BUFFER, self.on_buffer)
-        segment_seek(self.get_element().get_by_name(DEMUX), flush=True)
+    def __init__(self, source: Source, appsrc: Any) -> None:
+        self.appsrc = appsrc
+        self.pipeline, sink = reader(source)
+        sink.connect("new-sample", self.on_sample)
+        self.bus = self.pipeline.get_bus()
+        self.bus.add_watch(GLib.PRIORITY_DEFAULT, self.on_message)
+        self.shift: int | None = None  # added to this pass's timestamps
+        self.end = 0  # output time just after the last buffer sent
+        self.step = DEFAULT_STEP_NS
+        self.sent_this_pass = 0
+        self.ended = False
 
-    def payloader_sink(self) -> Any:
-        return self.get_element().get_by_name("pay0").get_static_pad("sink")
+    def start(self) -> None:
+        self.pipeline.set_state(Gst.State.PLAYING)
 
-    def on_buffer(self, _pad: Any, info: Any) -> Any:
-        self.last_pts = info.get_buffer().pts
-        return Gst.PadProbeReturn.OK
+    def stop(self) -> None:
+        self.ended = True
+        self.pipeline.set_state(Gst.State.NULL)
+        self.bus.remove_watch()
 
-    def do_handle_message(self, message: Any) -> bool:
-        if message.type != Gst.MessageType.SEGMENT_DONE:
-            return bool(GstRtspServer.RTSPMedia.do_handle_message(self, message))
-        _, end = message.parse_segment_done()
-        gap = end - self.last_pts
-        if self.last_pts != Gst.CLOCK_TIME_NONE and 0 < gap < Gst.SECOND:
-            pad = self.payloader_sink()
-            pad.set_offset(pad.get_offset() + gap)
-        segment_seek(self.get_element().get_by_name(DEMUX), flush=False)
-        return True
+    def retime(self, buf: Any) -> None:
+        """Shift ``buf`` (a private copy) onto the output timeline."""
+        if buf.pts == Gst.CLOCK_TIME_NONE:
+            return
+        if self.shift is None:
+            self.shift = self.end - buf.pts
+        pts = max(0, buf.pts + self.shift)
+        if buf.dts != Gst.CLOCK_TIME_NONE:
+            buf.dts = max(0, buf.dts + self.shift)
+        if buf.duration != Gst.CLOCK_TIME_NONE and buf.duration > 0:
+            self.step = buf.duration
+        buf.pts = pts
+        self.end = max(self.end, pts + self.step)
+
+    def on_sample(self, sink: Any) -> Any:
+        sample = sink.emit("pull-sample")
+        buf = sample.get_buffer().copy_deep()
+        self.retime(buf)
+        self.sent_this_pass += 1
+        return self.appsrc.emit("push-sample", Gst.Sample.new(buf, sample.get_caps(), None, None))
+
+    def on_message(self, _bus: Any, message: Any) -> bool:
+        if message.type == Gst.MessageType.ERROR:
+            log(f"feeder: {message.parse_error()[0].message}")
+        if self.ended or message.type not in (Gst.MessageType.EOS, Gst.MessageType.ERROR):
+            return True
+        if self.sent_this_pass == 0:  # nothing to loop over: end the stream
+            self.ended = True
+            self.appsrc.emit("end-of-stream")
+        else:
+            self.restart()
+        return True  # the watch goes in stop()
+
+    def restart(self) -> None:
+        self.pipeline.set_state(Gst.State.READY)
+        self.bus.set_flushing(True)  # drop what the last pass left on the bus
+        self.bus.set_flushing(False)
+        self.shift, self.sent_this_pass = None, 0
+        self.pipeline.set_state(Gst.State.PLAYING)
+
+
+def on_media_configure(_factory: Any, media: Any, source: Source) -> None:
+    """Give a new looping media its feeder, stopped when the media is."""
+    feeder = Feeder(source, media.get_element().get_by_name(APPSRC))
+    media.connect("unprepared", lambda _media: feeder.stop())
+    feeder.start()
 
 
 # --------------------------------------------------------------------------- server
@@ -208,13 +275,13 @@ def parse_args(argv: list[str]) -> Options:
     return Options(args.port, mounts, args.protocols, args.user, args.password, args.loop)
 
 
-def make_factory(media: Media, options: Options) -> Any:
+def make_factory(source: Source, options: Options) -> Any:
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(media.line)
+    factory.set_launch(source.media_line(options.loop))
     factory.set_shared(False)
     factory.set_protocols(PROTOCOLS[options.protocols])
-    if media.seek_loop:
-        factory.set_media_gtype(LoopingMedia)
+    if options.loop:
+        factory.connect("media-configure", on_media_configure, source)
     if options.user is not None:
         permissions = GstRtspServer.RTSPPermissions()
         permissions.add_permission_for_role(ROLE, "media.factory.access", True)
@@ -239,9 +306,9 @@ def make_server(options: Options) -> Any:
         server.set_auth(make_auth(options.user, options.password))
     mounts = server.get_mount_points()
     for mount, path in options.mounts.items():
-        media = plan_media(path, options.loop)
-        mounts.add_factory(mount, make_factory(media, options))
-        log(f"mount {mount}: {media.line}" + (" (segment loop)" if media.seek_loop else ""))
+        source = Source.probe(path)
+        mounts.add_factory(mount, make_factory(source, options))
+        log(f"mount {mount}: {source.media_line(options.loop)}")
     return server
 
 

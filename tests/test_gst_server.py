@@ -120,6 +120,12 @@ def test_loops_with_timestamps_running_on(server: GstServerInfo, mount: str) -> 
     assert stamps == sorted(set(stamps))  # MP4 exactly one frame apart; TS may skip one
 
 
+def test_without_loop_the_stream_ends_with_the_file(clips: dict[str, Path]) -> None:
+    with gst_rtsp_server({"cam": clips["short"]}, loop=False) as once:
+        shots = read(once.url("cam"), 10 * FPS)
+    assert len(shots) == FPS  # then the iteration just ends, no exception
+
+
 def test_resolution_change_reaches_the_client(server: GstServerInfo) -> None:
     shots = read(server.url("res"), 2 * FPS + 5)
     sizes = [(s.width, s.height) for s in shots]
