@@ -1,7 +1,10 @@
 """Drains the ledger's outbox to MQTT at QoS 1; a row counts as delivered only on its PUBACK.
 
 Delivery is at least once: after a reconnect or a restart every undelivered row is sent again
-in order, and consumers drop duplicates by ``event_id``.
+in outbox order, and consumers drop duplicates by ``event_id``. The outbox is the only source
+of truth: messages paho still holds from a dead connection are dropped on reconnect (the outbox
+resends them in order), and a PUBACK carrying a failure reason (MQTT 5, e.g. an ACL refusal)
+leaves the row undelivered and retries it later.
 """
 
 from __future__ import annotations
@@ -9,19 +12,25 @@ from __future__ import annotations
 import logging
 import queue
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from alerts.contract import Topics
 from alerts.ledger import Ledger
 
 log = logging.getLogger(__name__)
+
+# CONNACK reasons that mean the credentials are wrong (MQTT 5 codes; paho maps 3.1.1 codes 4/5
+# onto them): "Bad user name or password" and "Not authorized".
+AUTH_REFUSALS = frozenset({134, 135})
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,33 @@ class BrokerSettings:
     insecure: bool = False
     keepalive_s: int = 30
     mqtt5: bool = True
+    reconnect_min_s: int = 1  # connection retries back off from this...
+    reconnect_max_s: int = 30  # ...doubling up to this (also for refused publishes)
+
+
+class Ack(NamedTuple):
+    """A PUBACK as the paho thread saw it."""
+
+    session: int
+    mid: int
+    refusal: str | None  # the failure reason, if the broker did not take the message
+
+
+def refusal_message(reason: ReasonCode) -> str:
+    """Why a CONNACK refused us, with a hint at the setting to check."""
+    hint = " (check mqtt.username/password)" if reason.value in AUTH_REFUSALS else ""
+    return f"broker refused the connection: {reason}{hint}"
+
+
+def connect_error_message(host: str, port: int, error: BaseException | None) -> str:
+    """Why the TCP/TLS connection failed, with a hint for certificate problems."""
+    where = f"cannot connect to the broker at {host}:{port}"
+    if error is None:
+        return where
+    hint = ""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        hint = " (check mqtt.tls.ca_file and that the broker certificate names mqtt.host)"
+    return f"{where}: {error}{hint}"
 
 
 class MqttPublisher(threading.Thread):
@@ -63,11 +99,18 @@ class MqttPublisher(threading.Thread):
         self._wake = wake
         self._window = window
         self._drain_timeout_s = drain_timeout_s
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._inflight: dict[int, int] = {}  # mid -> outbox seq
+        self._acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
+        self._inflight: dict[int, int] = {}  # mid -> outbox seq, for the session being filled
         self._last_sent = 0
         self._connected = threading.Event()
-        self._reset = threading.Event()
+        self._session_lock = threading.Lock()
+        self._session = 0  # counts successful connections (paho thread)
+        self._filled_session = 0  # the session the outbox drain works on (publisher thread)
+        self._retry_from: int | None = None  # lowest seq the broker refused
+        self._retry_at: float | None = None
+        self._refusal_delay_s = float(settings.reconnect_min_s)
+        self._last_error: str | None = None
+        self._answered = False  # a CONNACK came on the current connection attempt
         self._retained_lock = threading.Lock()
         self._retained: dict[str, str] = {}
         self.delivered = 0
@@ -77,6 +120,11 @@ class MqttPublisher(threading.Thread):
     def connected(self) -> bool:
         """True while the broker session is up."""
         return self._connected.is_set()
+
+    @property
+    def last_error(self) -> str | None:
+        """Why alerts are not getting through right now (None when they are)."""
+        return self._last_error
 
     def set_retained(self, topic: str, payload: str) -> None:
         """Publish a retained status now if connected, and again after every reconnect."""
@@ -100,37 +148,70 @@ class MqttPublisher(threading.Thread):
             )
             client.tls_insecure_set(s.insecure)
         client.will_set(self._topics.status, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=s.reconnect_min_s, max_delay=s.reconnect_max_s)
         client.max_inflight_messages_set(self._window)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         return client
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.warning("mqtt: broker refused the connection: %s", reason)
+    # --- paho thread --------------------------------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
+    ) -> None:
+        self._answered = True
+        if reason.is_failure:  # paho closes the socket and retries after its backoff
+            self._fail(refusal_message(reason))
             return
+        drop_stale = getattr(client, "drop_out_messages", None)  # paho >= 2.2
+        if drop_stale is not None:
+            drop_stale()  # the outbox resends them, in order, after the reset below
         log.info("mqtt: connected to %s:%s", self._settings.host, self._settings.port)
         client.publish(self._topics.status, "online", qos=1, retain=True)
         with self._retained_lock:
             for topic, payload in self._retained.items():
                 client.publish(topic, payload, qos=1, retain=True)
-        self._reset.set()
-        self._connected.set()
+        with self._session_lock:
+            self._session += 1
+            self._last_error = None
+            self._connected.set()
         self._wake.set()
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        # paho calls this from its ``except OSError`` around the connect, without the error.
+        error = sys.exc_info()[1]
+        self._fail(connect_error_message(self._settings.host, self._settings.port, error))
+
+    def _fail(self, message: str) -> None:
+        self._last_error = message
+        log.warning("mqtt: %s; retrying with backoff", message)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        with self._session_lock:
+            was_connected = self._connected.is_set()
+            self._connected.clear()
+        answered, self._answered = self._answered, False
         if self._stop_event.is_set():
             log.info("mqtt: disconnected")
-        elif self._connected.is_set():
+        elif was_connected:
+            self._last_error = f"lost the connection to the broker: {reason}"
             log.warning("mqtt: disconnected (%s); undelivered alerts stay in the outbox", reason)
-        self._connected.clear()
+        elif not answered:  # e.g. plain MQTT to a TLS port: TCP worked, no CONNACK came
+            s = self._settings
+            self._fail(
+                f"the broker at {s.host}:{s.port} closed the connection without answering"
+                f" ({reason}; a TLS port? check mqtt.tls)"
+            )
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
-        self._acks.put(mid)
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+        refusal = str(reason) if reason.is_failure else None
+        self._acks.put(Ack(self._session, mid, refusal))
         self._wake.set()
+
+    # --- publisher thread ---------------------------------------------------------------------
 
     def run(self) -> None:
         """Connect (retrying forever) and drain the outbox until stop, then say offline."""
@@ -149,37 +230,79 @@ class MqttPublisher(threading.Thread):
 
     def _cycle(self) -> None:
         self._record_acks()
-        if self._reset.is_set():
-            self._reset.clear()
+        with self._session_lock:
+            session = self._session if self._connected.is_set() else None
+        if session is None:
+            return
+        if session != self._filled_session:  # a new connection: resend all undelivered
+            self._filled_session = session
             self._inflight.clear()
             self._last_sent = 0
-        if self._connected.is_set():
-            self._fill_window()
+            self._retry_from = self._retry_at = None
+        self._rewind_refused()
+        self._fill_window()
 
     def _fill_window(self) -> None:
         room = self._window - len(self._inflight)
         if room <= 0:
             return
+        sending = set(self._inflight.values())
         for item in self._ledger.pending(room, after_seq=self._last_sent):
-            info = self.client.publish(item.topic, item.payload, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break  # lost the connection; resent after the reconnect
-            self._inflight[info.mid] = item.seq
+            if item.seq not in sending:
+                info = self.client.publish(item.topic, item.payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # lost the connection; resent after the reconnect
+                self._inflight[info.mid] = item.seq
             self._last_sent = item.seq
 
     def _record_acks(self) -> None:
-        seqs: list[int] = []
+        delivered: list[int] = []
+        refused: list[int] = []
+        reason = ""
         while True:
             try:
-                mid = self._acks.get_nowait()
+                ack = self._acks.get_nowait()
             except queue.Empty:
                 break
-            seq = self._inflight.pop(mid, None)
-            if seq is not None:
-                seqs.append(seq)
-        if seqs:
-            self._ledger.mark_delivered(seqs, time.time())
-            self.delivered += len(seqs)
+            seq = self._inflight.pop(ack.mid, None) if ack.session == self._filled_session else None
+            if seq is None:
+                continue  # an ack from an earlier connection: that row is being resent
+            if ack.refusal is None:
+                delivered.append(seq)
+            else:
+                refused.append(seq)
+                reason = ack.refusal
+        if delivered:
+            if not refused and self._retry_at is None:  # the broker takes alerts again
+                self._refusal_delay_s = float(self._settings.reconnect_min_s)
+                self._last_error = None
+            self._ledger.mark_delivered(delivered, time.time())
+            self.delivered += len(delivered)
+        if refused:
+            self._schedule_retry(refused, reason)
+
+    def _schedule_retry(self, seqs: list[int], reason: str) -> None:
+        """The broker answered but refused these rows: keep them and send them again later."""
+        first = min(seqs)
+        self._retry_from = first if self._retry_from is None else min(self._retry_from, first)
+        if self._retry_at is not None:
+            return  # already scheduled (and logged) for this round
+        delay = self._refusal_delay_s
+        self._retry_at = time.monotonic() + delay
+        self._refusal_delay_s = min(delay * 2, float(self._settings.reconnect_max_s))
+        self._last_error = (
+            f"broker refused alert events on {self._topics.alerts}: {reason}"
+            " (check the broker ACL for this client)"
+        )
+        log.warning("mqtt: %s; they stay in the outbox, next try in %g s", self._last_error, delay)
+
+    def _rewind_refused(self) -> None:
+        if self._retry_at is None or self._retry_from is None:
+            return
+        if time.monotonic() < self._retry_at:
+            return
+        self._last_sent = min(self._last_sent, self._retry_from - 1)
+        self._retry_from = self._retry_at = None
 
     def _drain_before_exit(self) -> None:
         deadline = time.monotonic() + self._drain_timeout_s

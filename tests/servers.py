@@ -22,7 +22,7 @@ from sitewatch.demo.rtsp import (
     wait_for_port,
 )
 
-__all__ = ["BrokerInfo", "RtspServerInfo", "free_port", "mosquitto", "rtsp_server"]
+__all__ = ["BrokerInfo", "BrokerTls", "RtspServerInfo", "free_port", "mosquitto", "rtsp_server"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
@@ -64,12 +64,27 @@ class BrokerInfo:
     host: str = HOST
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """PEM files of a TLS listener."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 def mosquitto_binary() -> Path:
     found = shutil.which("mosquitto")
     return Path(found) if found else Path("/usr/sbin/mosquitto")
 
 
-def mosquitto_config(data_dir: Path, port: int, password_file: Path | None) -> str:
+def mosquitto_config(
+    data_dir: Path,
+    port: int,
+    password_file: Path | None,
+    tls: BrokerTls | None = None,
+    acl_file: Path | None = None,
+) -> str:
     lines = [
         f"listener {port} {HOST}",
         f"allow_anonymous {'false' if password_file else 'true'}",
@@ -80,6 +95,10 @@ def mosquitto_config(data_dir: Path, port: int, password_file: Path | None) -> s
     ]
     if password_file is not None:
         lines.append(f"password_file {password_file}")
+    if tls is not None:  # these apply to the listener above
+        lines += [f"cafile {tls.ca_file}", f"certfile {tls.cert_file}", f"keyfile {tls.key_file}"]
+    if acl_file is not None:
+        lines.append(f"acl_file {acl_file}")
     if os.geteuid() == 0:
         lines.append("user root")  # else it drops to "mosquitto" and cannot write data_dir
     return "\n".join(lines) + "\n"
@@ -87,7 +106,12 @@ def mosquitto_config(data_dir: Path, port: int, password_file: Path | None) -> s
 
 @contextmanager
 def mosquitto(
-    tmp_dir: Path, *, port: int | None = None, password_file: Path | None = None
+    tmp_dir: Path,
+    *,
+    port: int | None = None,
+    password_file: Path | None = None,
+    tls: BrokerTls | None = None,
+    acl_file: Path | None = None,
 ) -> Iterator[BrokerInfo]:
     """A mosquitto broker on 127.0.0.1, persisting to and logging in ``tmp_dir/mosquitto``."""
     data_dir = tmp_dir / "mosquitto"
@@ -95,7 +119,7 @@ def mosquitto(
     port = port or free_port()
     _require_free(port, "mosquitto")
     config = data_dir / "mosquitto.conf"
-    config.write_text(mosquitto_config(data_dir, port, password_file))
+    config.write_text(mosquitto_config(data_dir, port, password_file, tls, acl_file))
     log, stderr = data_dir / "mosquitto.log", data_dir / "stderr.log"
     with stderr.open("ab") as err:
         argv = [str(mosquitto_binary()), "-c", str(config)]
