@@ -27,6 +27,7 @@ from alerts.contract import Topics
 from alerts.ledger import Ledger
 
 log = logging.getLogger(__name__)
+ACK_COALESCE_S = 0.01
 
 # CONNACK reasons that mean the credentials are wrong (MQTT 5 codes; paho maps 3.1.1 codes 4/5
 # onto them): "Bad user name or password" and "Not authorized".
@@ -223,6 +224,8 @@ class MqttPublisher(threading.Thread):
                 self._cycle()
                 self._wake.wait(0.5)
                 self._wake.clear()
+                if self._inflight:  # let PUBACKs gather: one ledger commit marks many
+                    self._stop_event.wait(ACK_COALESCE_S)
             self._drain_before_exit()
         finally:
             self._say_offline()

@@ -53,6 +53,7 @@ def broker_settings(config: SiteConfig) -> BrokerSettings:
         insecure=tls.insecure if tls else False,
         keepalive_s=mqtt.keepalive_s,
         mqtt5=mqtt.mode is MqttMode.EXTERNAL,  # the embedded broker speaks 3.1.1 only
+        reconnect_max_s=10,  # alerts flow again at most 10 s after the broker returns
     )
 
 
@@ -214,6 +215,7 @@ class Runner:
         return {
             "uptime_s": round(time.time() - self.started_at, 1),
             "mqtt_connected": self.publisher.connected,
+            "mqtt_last_error": self.publisher.last_error,
             "outbox_pending": self.ledger.pending_count(),
             "open_alerts": len(self.service.open_alerts()),
             "frames_analysed": self.analysis.frames_analysed,
