@@ -28,6 +28,8 @@ from alerts.ledger import Ledger
 
 log = logging.getLogger(__name__)
 ACK_COALESCE_S = 0.01
+CONNACK_TIMEOUT_S = 5.0
+UNSUPPORTED_PROTOCOL_VERSION = 132  # MQTT 5 reason code (a 3.1.1 broker's CONNACK 1 maps here)
 
 # CONNACK reasons that mean the credentials are wrong (MQTT 5 codes; paho maps 3.1.1 codes 4/5
 # onto them): "Bad user name or password" and "Not authorized".
@@ -50,6 +52,7 @@ class BrokerSettings:
     insecure: bool = False
     keepalive_s: int = 30
     mqtt5: bool = True
+    fall_back_to_311: bool = True  # a broker that refuses MQTT 5 gets 3.1.1
     reconnect_min_s: int = 1  # connection retries back off from this...
     reconnect_max_s: int = 30  # ...doubling up to this (also for refused publishes)
 
@@ -115,12 +118,20 @@ class MqttPublisher(threading.Thread):
         self._retained_lock = threading.Lock()
         self._retained: dict[str, str] = {}
         self.delivered = 0
+        self._mqtt5 = settings.mqtt5
+        self._downgrade = threading.Event()
+        self._silent_since: float | None = None
         self.client = self._make_client()
 
     @property
     def connected(self) -> bool:
         """True while the broker session is up."""
         return self._connected.is_set()
+
+    @property
+    def protocol(self) -> str:
+        """The MQTT version in use: "5" or "3.1.1"."""
+        return "5" if self._mqtt5 else "3.1.1"
 
     @property
     def last_error(self) -> str | None:
@@ -136,7 +147,7 @@ class MqttPublisher(threading.Thread):
 
     def _make_client(self) -> mqtt.Client:
         s = self._settings
-        protocol = mqtt.MQTTv5 if s.mqtt5 else mqtt.MQTTv311
+        protocol = mqtt.MQTTv5 if self._mqtt5 else mqtt.MQTTv311
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=protocol)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
@@ -164,6 +175,12 @@ class MqttPublisher(threading.Thread):
         self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
     ) -> None:
         self._answered = True
+        if reason.is_failure and self._mqtt5 and self._settings.fall_back_to_311:
+            if reason.value == UNSUPPORTED_PROTOCOL_VERSION:
+                log.info("mqtt: the broker does not speak MQTT 5; switching to 3.1.1")
+                self._downgrade.set()
+                self._wake.set()
+                return
         if reason.is_failure:  # paho closes the socket and retries after its backoff
             self._fail(refusal_message(reason))
             return
@@ -231,7 +248,42 @@ class MqttPublisher(threading.Thread):
             self._say_offline()
             self.client.loop_stop()
 
+    def _switch_to_311(self) -> None:
+        """Replace the MQTT 5 client by a 3.1.1 one (same settings, same outbox)."""
+        self._downgrade.clear()
+        self._silent_since = None
+        self.client.disconnect()  # closes the socket of the unanswered attempt
+        self.client.loop_stop()
+        self._mqtt5 = False
+        self.client = self._make_client()
+        s = self._settings
+        self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        self.client.loop_start()
+
+    def _notice_silent_broker(self) -> None:
+        """Some MQTT 3.1.1 brokers never answer an MQTT 5 CONNECT: after CONNACK_TIMEOUT_S of
+        silence on an open socket, fall back to 3.1.1."""
+        waiting = (
+            self._mqtt5
+            and self._settings.fall_back_to_311
+            and not self._connected.is_set()
+            and not self._answered
+            and self.client.socket() is not None
+        )
+        if not waiting:
+            self._silent_since = None
+            return
+        now = time.monotonic()
+        if self._silent_since is None:
+            self._silent_since = now
+        elif now - self._silent_since >= CONNACK_TIMEOUT_S:
+            log.info("mqtt: no answer to an MQTT 5 CONNECT; switching to 3.1.1")
+            self._downgrade.set()
+
     def _cycle(self) -> None:
+        self._notice_silent_broker()
+        if self._downgrade.is_set():
+            self._switch_to_311()
         self._record_acks()
         with self._session_lock:
             session = self._session if self._connected.is_set() else None

@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.embedded_broker import EmbeddedBroker
 from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.service import AlertService
@@ -364,3 +365,24 @@ def test_a_publish_the_broker_refuses_stays_in_the_outbox_until_allowed(tmp_path
         assert wait_until(lambda: len(inbox.event_ids()) == 3, 5.0)
         assert wait_until(lambda: sw.publisher.last_error is None, 2.0), sw.publisher.last_error
         assert_complete_and_ordered(inbox, sw.ledger, 3)
+
+
+def test_a_broker_without_mqtt_5_gets_3_1_1(tmp_path: Path) -> None:
+    port = free_port()
+    broker = EmbeddedBroker(HOST, port)  # amqtt speaks MQTT 3.1.1 only
+    broker.start()
+    try:
+        info = BrokerInfo(port=port, pid=0, config_path=tmp_path, log_path=tmp_path)
+        with consumer(info) as inbox, sitewatch(tmp_path, broker_settings(port)) as sw:
+            record(sw.service, range(3))
+            assert wait_until(lambda: len(inbox.event_ids()) == 3, 15.0), sw.publisher.last_error
+            assert sw.publisher.protocol == "3.1.1"
+    finally:
+        broker.stop()
+
+
+def test_mosquitto_gets_mqtt_5(tmp_path: Path) -> None:
+    with mosquitto(tmp_path) as broker, sitewatch(tmp_path, broker_settings(broker.port)) as sw:
+        record(sw.service, range(1))
+        assert wait_until(lambda: sw.ledger.pending_count() == 0, 10.0), sw.publisher.last_error
+        assert sw.publisher.protocol == "5"
