@@ -175,12 +175,12 @@ class MqttPublisher(threading.Thread):
         self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
     ) -> None:
         self._answered = True
-        if reason.is_failure and self._mqtt5 and self._settings.fall_back_to_311:
-            if reason.value == UNSUPPORTED_PROTOCOL_VERSION:
-                log.info("mqtt: the broker does not speak MQTT 5; switching to 3.1.1")
-                self._downgrade.set()
-                self._wake.set()
-                return
+        refused_v5 = reason.is_failure and reason.value == UNSUPPORTED_PROTOCOL_VERSION
+        if refused_v5 and self._mqtt5 and self._settings.fall_back_to_311:
+            log.info("mqtt: the broker does not speak MQTT 5; switching to 3.1.1")
+            self._downgrade.set()
+            self._wake.set()
+            return
         if reason.is_failure:  # paho closes the socket and retries after its backoff
             self._fail(refusal_message(reason))
             return
