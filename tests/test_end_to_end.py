@@ -104,6 +104,7 @@ def write_config(tmp_path: Path, rtsp_url: str, broker: BrokerInfo, api_port: in
             {
                 "name": "aisle-3",
                 "url": rtsp_url,
+                "record_url": rtsp_url,  # clips come from a second, packets-only session
                 "detect_fps": 2,
                 "zones": [{"name": "fire-exit", "kind": "exit", "points": list(EXIT_ZONE)}],
             }
@@ -171,8 +172,9 @@ def test_one_blocked_exit_alert_reaches_the_platform(
     assert stop_seconds < 10.0
     statuses = [p for t, p, _ in inbox.messages if t == "sitewatch/e2e/status"]
     assert statuses[0] == b"online" and statuses[-1] == b"offline"
-    camera_status = [p for t, p, _ in inbox.messages if t == "sitewatch/e2e/cameras/aisle-3/status"]
-    assert any(json.loads(p)["state"] == "online" for p in camera_status)
+    for topic in ("cameras/aisle-3/status", "cameras/aisle-3/record/status"):
+        camera_status = [p for t, p, _ in inbox.messages if t == f"sitewatch/e2e/{topic}"]
+        assert any(json.loads(p)["state"] == "online" for p in camera_status), topic
     jsonschema.validate(clip_event, load_schema())
     clip = clip_event["after"]["clip"]
     assert clip_check == clip["sha256"]
