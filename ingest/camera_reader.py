@@ -61,6 +61,9 @@ class ReaderSettings:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
     decode: DecodePolicy = DecodePolicy.ALL
+    # One decoder thread per camera: cameras already decode in parallel, and FFmpeg's frame
+    # threads cost CPU in synchronisation and add a frame of delay per thread (0: FFmpeg picks).
+    decode_threads: int = 1
     max_width: int | None = None  # downscale decoded frames wider than this (aspect kept)
     buffer_seconds: float = 0.0  # packet ring for pre-roll clips; 0 keeps none
     buffer_max_bytes: int = 64 * 1024 * 1024
@@ -197,7 +200,7 @@ class CameraReader(threading.Thread):
             if not container.streams.video:
                 raise ValueError("no video track")
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = self.settings.decode_threads
             if self.settings.decode is DecodePolicy.KEYFRAMES:
                 stream.codec_context.skip_frame = "NONKEY"
             with self._lock:
