@@ -27,7 +27,6 @@ import logging
 import math
 import multiprocessing
 import os
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -43,7 +42,6 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -52,6 +50,7 @@ from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.service import AlertService
+from bench.proc import percentile, pid_cpu_s, process_cpu_s
 from detect.observations import Hazard, Observation, Phase
 from ingest.camera_reader import CameraReader, DecodePolicy, Pacing, ReaderSettings
 from ingest.packet_ring import RingSnapshot
@@ -71,26 +70,9 @@ CLIP_FPS = 25
 CLIP_GOP = 50  # a keyframe every 2 s, as many cameras send
 START_TIMEOUT_S = 20.0
 SETTLE_S = 3.0  # after the last latency event, for stragglers
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- process figures
-
-
-def process_cpu_s() -> float:
-    """CPU seconds (user + system, all threads) of this process."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def pid_cpu_s(pid: int) -> float:
-    """CPU seconds of another process, from /proc (0 when it is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 class CpuMeter:
@@ -109,10 +91,6 @@ class CpuMeter:
         for name, pid in self._others.items():
             shares[name] = (pid_cpu_s(pid) - self._start[name]) / elapsed * 100
         return shares
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else math.nan
 
 
 def fsync_ms(directory: Path, count: int = 100) -> list[float]:

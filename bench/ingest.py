@@ -17,7 +17,6 @@ import argparse
 import gc
 import math
 import os
-import resource
 import subprocess
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from bench.proc import percentile, pid_cpu_s, process_cpu_s
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings
 from ingest.frames import Image
 from sitewatch.demo.rtsp import free_port, start_rtsp_server, stop_process, wait_for_port
@@ -54,26 +54,9 @@ SITEWATCH, OPENCV = "sitewatch", "opencv"
 CPU_GOAL_RATIO = 0.8
 AGE_GOAL_MS = 200.0
 RSS_GOAL_MB = 30.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- process figures
-
-
-def process_cpu_s() -> float:
-    """CPU seconds (user + system, all threads) of this process."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def pid_cpu_s(pid: int) -> float:
-    """CPU seconds of another process, from /proc (0 when it is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 def host_ticks() -> tuple[int, int]:
@@ -422,10 +405,6 @@ def lost_percent(run: Run) -> float:
     """Frames the stream should have given (25 fps) that were not decoded."""
     expected = SPEC.fps * run.wall_s * run.cameras
     return max(0.0, 100 * (1 - run.frames / expected)) if expected else math.nan
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else math.nan
 
 
 HEADER = (
