@@ -95,13 +95,20 @@ class ClipRecorder(threading.Thread):
         self._jobs: dict[str, _Job] = {}
         self.failed = 0
 
-    def begin(self, alert_id: str, camera: str, started_at: float) -> bool:
-        """Start the clip of a new alert (pre-roll comes from the ring)."""
+    def begin(self, alert_id: str, camera: str, started_at: float, first_part: int = 1) -> bool:
+        """Start the clip of a new (or reopened) alert; pre-roll comes from the ring. A clip
+        still in its post-roll simply goes on."""
         ring = self._rings.get(camera)
         if ring is None:
             log.warning("camera %s keeps no packets (buffer_seconds: 0): no clip", camera)
             return False
+        with self._lock:
+            running = self._jobs.get(alert_id)
+            if running is not None:
+                running.end = None
+                return True
         job = _Job(alert_id, camera, started_at)
+        job.part = first_part
         snapshot, job.unsubscribe = ring.subscribe(lambda p, t: job.inbox.put((p, t)))
         if snapshot is not None:
             since = started_at - self._settings.pre_roll_s

@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from ulid import ULID
 
-from alerts.clip_recorder import ClipReady, ClipRecorder
+from alerts.clip_recorder import ClipReady
 from alerts.contract import Topics, event_payload
 from alerts.evidence import annotate, save_jpeg
 from alerts.ledger import Ledger
@@ -22,6 +23,16 @@ from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from detect.observations import Observation
 
 log = logging.getLogger(__name__)
+
+
+class ClipSink(Protocol):
+    """Where the service sends the start and end of each incident's clip."""
+
+    def begin(self, alert_id: str, camera: str, started_at: float, first_part: int = 1) -> bool:
+        """Start (or continue) the clip of an alert."""
+
+    def end(self, alert_id: str, ended_at: float) -> None:
+        """The incident ended: finish after the post-roll."""
 
 
 def new_ulid() -> str:
@@ -55,7 +66,7 @@ class AlertService:
         self._open: dict[tuple[str, str, str], Alert] = {a.key: a for a in ledger.open_alerts()}
         # Set after each stored event (wakes the publisher).
         self.recorded = recorded if recorded is not None else threading.Event()
-        self.clips: ClipRecorder | None = None
+        self.clips: ClipSink | None = None
         self._min_update_interval_s = min_update_interval_s
         # alert_id -> observation time of its last stored event (rate limit of updates)
         self._last_stored: dict[str, float] = {}
@@ -196,8 +207,13 @@ class AlertService:
     def _follow_with_clip(self, change: AlertChange) -> None:
         if self.clips is None:
             return
-        alert = change.after
+        alert, before = change.after, change.before
         if change.type is EventType.NEW:
             self.clips.begin(alert.alert_id, alert.camera, alert.started_at)
+        elif before is not None and not before.active and alert.active:  # reopened
+            parts = [e.part for e in alert.evidence if e.kind is EvidenceKind.CLIP]
+            self.clips.begin(
+                alert.alert_id, alert.camera, alert.updated_at, max(parts, default=0) + 1
+            )
         elif change.type is EventType.END and alert.ended_at is not None:
             self.clips.end(alert.alert_id, alert.ended_at)

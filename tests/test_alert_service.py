@@ -11,9 +11,10 @@ import jsonschema
 import numpy as np
 import pytest
 
+from alerts.clip_recorder import ClipReady
 from alerts.contract import Topics, load_schema
 from alerts.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError
-from alerts.model import EventType
+from alerts.model import EventType, Evidence
 from alerts.service import AlertService, new_ulid
 from detect.observations import Hazard, Observation, Phase, Severity
 
@@ -195,3 +196,31 @@ def test_severity_change_is_not_held(service: AlertService, ledger: Ledger) -> N
     )
     service.handle(escalated, None)
     assert types(ledger) == ["new", "update"]
+
+
+class RecordingClips:
+    """Stands in for the clip recorder: remembers what the service asked of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+
+    def begin(self, alert_id: str, camera: str, started_at: float, first_part: int = 1) -> bool:
+        self.calls.append(("begin", alert_id, first_part))
+        return True
+
+    def end(self, alert_id: str, ended_at: float) -> None:
+        self.calls.append(("end", alert_id, 0))
+
+
+def test_clips_follow_the_incident_and_a_reopening(service: AlertService) -> None:
+    clips = RecordingClips()
+    service.clips = clips
+    new = service.handle(obs(Phase.START, 0.0), None)
+    assert new is not None
+    alert_id = new.after.alert_id
+    service.handle(obs(Phase.END, 10.0), None)
+    service.clip_ready(
+        ClipReady(alert_id, 1, Evidence("evidence/x/clip.mp4", "0" * 64), 0, 20, False)
+    )
+    service.handle(obs(Phase.START, 30.0), None)  # within the cooldown: reopened
+    assert clips.calls == [("begin", alert_id, 1), ("end", alert_id, 0), ("begin", alert_id, 2)]

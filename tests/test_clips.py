@@ -168,3 +168,42 @@ def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) 
     writer.close()
     assert writer.skipped == 1
     assert probe(tmp_path / "clip.mp4")[1] == len(snapshot.packets)
+
+
+def test_reopened_alert_gets_the_next_part(media: Path, tmp_path: Path) -> None:
+    with rtsp_server(media) as server:
+        settings = ReaderSettings("cam", server.url("cam.mp4"), buffer_seconds=3.0)
+        clips = ClipSettings(pre_roll_s=1.0, post_roll_s=0.5)
+        with recorder_on(settings, clips, tmp_path) as (recorder, ready, arrived):
+            time.sleep(2.5)
+            recorder.begin("A7", "cam", time.time())
+            time.sleep(1.5)
+            recorder.end("A7", time.time())
+            assert arrived.wait(10)
+            arrived.clear()
+            recorder.begin("A7", "cam", time.time(), first_part=2)  # reopened later
+            time.sleep(1.5)
+            recorder.end("A7", time.time())
+            assert arrived.wait(10)
+    assert [(item.part, Path(item.evidence.path).name) for item in ready] == [
+        (1, "clip.mp4"),
+        (2, "clip-2.mp4"),
+    ]
+
+
+def test_reopened_during_post_roll_continues_the_same_clip(media: Path, tmp_path: Path) -> None:
+    with rtsp_server(media) as server:
+        settings = ReaderSettings("cam", server.url("cam.mp4"), buffer_seconds=3.0)
+        clips = ClipSettings(pre_roll_s=1.0, post_roll_s=2.0)
+        with recorder_on(settings, clips, tmp_path) as (recorder, ready, arrived):
+            time.sleep(2.5)
+            recorder.begin("A8", "cam", time.time())
+            time.sleep(1.0)
+            recorder.end("A8", time.time())
+            time.sleep(0.5)
+            recorder.begin("A8", "cam", time.time(), first_part=2)  # back within the post-roll
+            time.sleep(1.0)
+            recorder.end("A8", time.time())
+            assert arrived.wait(10)
+    (clip,) = ready
+    assert clip.part == 1 and clip.ended_at - clip.started_at >= 1.0 + 0.5 + 1.0 + 2.0 - 0.3
