@@ -9,7 +9,7 @@ APT_PACKAGES := mosquitto mosquitto-clients \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	chromium
 
-.PHONY: demo test lint typecheck unit system-deps python-deps venv schema clean
+.PHONY: demo test test-train lint typecheck unit system-deps python-deps venv schema clean
 
 # Debian packages: $(1) is the list; python3-venv too when this Python lacks ensurepip.
 define apt_install
@@ -56,8 +56,23 @@ test: system-deps venv
 	$(BIN)/sitewatch schema --check config/schema.json
 	$(BIN)/pytest
 
+# Training needs torch (the heavy `train` extra) in its own venv; not part of `make test`.
+# TORCH_SPEC picks the torch build (this pin is the one on the build machines' local disk).
+TRAIN_VENV := .venv-train
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+$(TRAIN_VENV)/.installed: pyproject.toml | python-deps
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q --disable-pip-version-check $(TORCH_SPEC)
+	$(TRAIN_VENV)/bin/pip install -q --disable-pip-version-check -e '.[train,dev]'
+	touch $@
+
+# A tiny end-to-end training (generated images, one epoch), export and inference with our engine.
+test-train: $(TRAIN_VENV)/.installed
+	$(TRAIN_VENV)/bin/pytest -m train tests/test_training.py
+
 schema: venv
 	$(BIN)/sitewatch schema config/schema.json
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) data .mypy_cache .ruff_cache .pytest_cache

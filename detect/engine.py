@@ -203,6 +203,11 @@ def _metadata_size(meta: dict[str, str], default: int) -> int:
     return int(parsed)
 
 
+def describe_model(path: Path, class_names: Sequence[str] = ()) -> ModelInfo:
+    """Open a model file only to check and describe it (ModelError says what is wrong)."""
+    return inspect_session(_load_session(path, 1, ["CPUExecutionProvider"]), path, class_names)
+
+
 def as_bgr(frame: npt.NDArray[Any]) -> Image:
     """A frame as 3-channel uint8 BGR: grey is expanded, BGRA loses alpha; else FrameError."""
     if frame.size == 0:

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts.ledger import LedgerError
-from detect.onnx_meta import read_class_names
+from detect.engine import describe_model
 from ingest.url import redact_url
+from sitewatch import train_commands
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.site import SiteConfig
 
@@ -33,7 +34,7 @@ ConfigOption = Annotated[
 def load_or_exit(path: Path) -> SiteConfig:
     """Load a config or print every problem and exit 2."""
     try:
-        return load_config(path, read_classes=read_class_names)
+        return load_config(path, read_model=describe_model)
     except ConfigError as error:
         err.print(f"[bold red]{path}: {len(error.problems)} problem(s)[/]")
         for problem in error.problems:
@@ -84,6 +85,7 @@ def run(
 ) -> None:
     """Watch the cameras of a site until SIGINT or SIGTERM."""
     from sitewatch.logs import configure_logging
+    from sitewatch.runner import StartupError
     from sitewatch.runner import run as run_site
 
     if log_format not in {"text", "json"}:
@@ -93,7 +95,7 @@ def run(
     configure_logging(log_format, log_level, secrets=secrets_of(site))
     try:
         code = run_site(site)
-    except (LedgerError, OSError) as error:
+    except (LedgerError, OSError, StartupError) as error:
         err.print(f"sitewatch: cannot start: {error}", markup=False)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
@@ -141,3 +143,11 @@ def secrets_of(config: SiteConfig) -> list[str]:
     if config.mqtt.password is not None:
         found.append(config.mqtt.password.get_secret_value())
     return found
+
+
+train_commands.register(app)
+
+
+from sitewatch import model_commands  # noqa: E402  (commands that need the app defined above)
+
+model_commands.register(app)

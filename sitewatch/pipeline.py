@@ -12,7 +12,9 @@ import numpy as np
 
 from alerts.service import AlertService
 from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
+from detect.detections import Detections
 from detect.exit_compare import Gray, differing_fraction, to_gray
+from detect.inference import DetectorStage
 from detect.observations import Hazard
 from detect.references import ReferenceStore
 from detect.zones import Mask, ZoneShape
@@ -44,9 +46,13 @@ class CameraWork:
     reader: CameraReader
     sample_period_s: float
     exits: list[ExitZoneWatch]
+    detect_period_s: float | None = None
     last_index: int = -1
     next_due: float = 0.0
+    next_detect_due: float = 0.0
     reference: Gray | None = None
+    detections: dict[str, Detections] = field(default_factory=dict)
+    detections_at: float | None = None
 
 
 class AnalysisLoop(threading.Thread):
@@ -59,6 +65,7 @@ class AnalysisLoop(threading.Thread):
         references: ReferenceStore,
         exit_params: BlockedExitParams,
         stop: threading.Event,
+        detectors: DetectorStage | None = None,
     ) -> None:
         super().__init__(name="analysis", daemon=True)
         self._cameras = cameras
@@ -66,6 +73,7 @@ class AnalysisLoop(threading.Thread):
         self._references = references
         self._exit_params = exit_params
         self._stop_event = stop
+        self._detectors = detectors
         self.frames_analysed = 0
         self._resume_open_alerts()
 
@@ -80,25 +88,57 @@ class AnalysisLoop(threading.Thread):
                     watch.state = ExitState(ZonePhase.BLOCKED, now)
 
     def run(self) -> None:
-        """Loop until stop."""
+        """Loop until stop: take the due frames, detect on them in one batch, run the rules."""
         while not self._stop_event.is_set():
-            now = time.monotonic()
-            for work in self._cameras:
-                if now < work.next_due:
-                    continue
-                frame = work.reader.latest.take_newer(work.last_index, time.monotonic())
-                if frame is None:
-                    continue
-                work.last_index = frame.index
-                work.next_due = now + work.sample_period_s
+            due = self._take_due_frames(time.monotonic())
+            self._detect(due)
+            for work, frame in due:
                 try:
                     self._analyse(work, frame)
                     self._service.flush_updates(frame.wall_time)
                 except (ValueError, OSError, cv2.error) as error:
                     log.exception("camera %s: analysis failed: %s", frame.camera, error)
                 self.frames_analysed += 1
+            now = time.monotonic()
             soonest = min((w.next_due for w in self._cameras), default=now + 0.1)
             self._stop_event.wait(min(max(soonest - time.monotonic(), 0.01), 0.1))
+
+    def _take_due_frames(self, now: float) -> list[tuple[CameraWork, Frame]]:
+        due: list[tuple[CameraWork, Frame]] = []
+        for work in self._cameras:
+            if now < work.next_due:
+                continue
+            frame = work.reader.latest.take_newer(work.last_index, time.monotonic())
+            if frame is None:
+                continue
+            work.last_index = frame.index
+            work.next_due = now + work.sample_period_s
+            due.append((work, frame))
+        return due
+
+    def _detect(self, due: list[tuple[CameraWork, Frame]]) -> None:
+        """One batched inference per model over every camera whose detection is due."""
+        if self._detectors is None:
+            return
+        now = time.monotonic()
+        batch = {
+            work.reader.settings.name: (work, frame)
+            for work, frame in due
+            if work.detect_period_s is not None and now >= work.next_detect_due
+        }
+        if not batch:
+            return
+        try:
+            found = self._detectors.run({name: frame.image for name, (_, frame) in batch.items()})
+        except (ValueError, RuntimeError) as error:  # onnxruntime failures are RuntimeErrors
+            log.exception("detector failed on %s: %s", ", ".join(batch), error)
+            return
+        for name, (work, frame) in batch.items():
+            assert work.detect_period_s is not None
+            work.next_detect_due = now + work.detect_period_s
+            if name in found:
+                work.detections = found[name]
+                work.detections_at = frame.wall_time
 
     def _analyse(self, work: CameraWork, frame: Frame) -> None:
         if not work.exits:

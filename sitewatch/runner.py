@@ -22,6 +22,8 @@ from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.retention import RetentionPolicy, RetentionWorker
 from alerts.service import AlertService
 from detect.blocked_exit import BlockedExitParams
+from detect.engine import ModelError, OnnxDetector
+from detect.inference import DetectorStage
 from detect.references import ReferenceStore
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
@@ -64,6 +66,39 @@ def api_base_url(config: SiteConfig) -> str:
 
 class StartupError(RuntimeError):
     """A stage could not start (port in use, broker unreachable...); the message says which."""
+
+
+def load_detectors(config: SiteConfig) -> DetectorStage | None:
+    """The configured models, loaded once (StartupError names the model that fails)."""
+    rules = config.rules
+    if not config.models:
+        if rules.flame.enabled or rules.hardhat.enabled:
+            log.warning("no detector model configured: the flame and hard-hat rules are off")
+        return None
+    detectors: dict[str, OnnxDetector] = {}
+    for index, model in enumerate(config.models):
+        try:
+            detector = OnnxDetector(
+                model.path,
+                input_size=model.input_size,
+                confidence=model.confidence,
+                iou=model.iou,
+                threads=model.threads,
+                class_names=model.classes,
+                providers=model.providers or None,
+            )
+        except ModelError as error:
+            raise StartupError(f"models[{index}] ({model.name}): {error}") from error
+        log.info(
+            "model %s: %s, %d px, classes %s, on %s",
+            model.name,
+            model.path,
+            detector.input_size,
+            ", ".join(detector.class_names),
+            detector.providers[0],
+        )
+        detectors[model.name] = detector
+    return DetectorStage(detectors)
 
 
 class Runner:
@@ -118,12 +153,14 @@ class Runner:
             RetentionPolicy(storage.retention_days, int(storage.disk_quota_gb * 1e9)),
             self.stop,
         )
+        self.detectors = load_detectors(config)
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
             self.service,
             ReferenceStore(data_dir / "references"),
             self._exit_params(),
             self.stop,
+            self.detectors,
         )
         self.api_server = self._api_server() if config.api.enabled else None
 
@@ -167,10 +204,11 @@ class Runner:
             for zone in camera.zones
             if zone.kind is ZoneKind.EXIT
         ]
+        detect_period = 1.0 / camera.detect_fps if self.detectors is not None else None
         period = 1.0 / camera.detect_fps
         if exits:
             period = min(period, self.config.rules.blocked_exit.check_interval_s)
-        return CameraWork(reader, period, exits)
+        return CameraWork(reader, period, exits, detect_period)
 
     def _exit_params(self) -> BlockedExitParams:
         rule = self.config.rules.blocked_exit
@@ -221,6 +259,7 @@ class Runner:
             "frames_analysed": self.analysis.frames_analysed,
             "clips_recording": self.clip_recorder.active,
             "clips_failed": self.clip_recorder.failed,
+            **(self.detectors.health() if self.detectors is not None else {}),
         }
 
     def start(self) -> None:

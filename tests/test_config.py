@@ -15,6 +15,7 @@ from sitewatch.cli import app
 from sitewatch.config.loader import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "fixtures" / "models"
 BASE: dict[str, Any] = {
     "site": {"id": "plant-a", "name": "Plant A"},
     "cameras": [
@@ -162,6 +163,51 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
         _set("models", [{"name": "hazards", "path": "nowhere.onnx"}]),
         "models[0].path",
         "file not found",
+    ),
+    (
+        "model is not a detector",
+        _set("models", [{"name": "m", "path": str(TINY / "classifier.onnx")}]),
+        "models[0].path",
+        "is a 'classify' model",
+    ),
+    (
+        "flame rule on but no model has fire",
+        _set("models", [{"name": "m", "path": str(TINY / "static64-detect.onnx")}]),
+        "rules.flame.enabled",
+        "needs a model with class 'fire'",
+    ),
+    (
+        "input size a fixed-size model cannot take",
+        _set(
+            "models",
+            [{"name": "m", "path": str(TINY / "static64-detect.onnx"), "input_size": 320}],
+        ),
+        "models[0].input_size",
+        "fixed 64 px inputs",
+    ),
+    (
+        "more class names than the model has",
+        _set(
+            "models",
+            [{"name": "m", "path": str(TINY / "static64-detect.onnx"), "classes": ["a"]}],
+        ),
+        "models[0].classes",
+        "lists 1 classes but the model has 2 (crate, pallet)",
+    ),
+    (
+        "hard-hat rule without a head class",
+        _set(
+            "models",
+            [
+                {
+                    "name": "m",
+                    "path": str(ROOT / "models" / "hazards.onnx"),
+                    "classes": ["fire", "smoke", "helmet", "bare"],
+                }
+            ],
+        ),
+        "rules.hardhat.enabled",
+        "needs a model with class 'head'",
     ),
 ]
 

@@ -19,6 +19,21 @@ class Model(Section):
         default_factory=list,
         description="Class names; read from the ONNX metadata when omitted.",
     )
-    input_size: int = Field(default=320, ge=32, le=2048, multiple_of=32)
-    confidence: float = Field(default=0.25, gt=0, lt=1)
-    threads: int = Field(default=2, ge=1, le=64)
+    input_size: int | None = Field(
+        default=None,
+        ge=32,
+        le=2048,
+        multiple_of=32,
+        description="Inference size in pixels (square); the size the model was exported at "
+        "when omitted. Larger finds smaller heads and flames, at a higher CPU cost.",
+    )
+    confidence: float = Field(
+        default=0.25, gt=0, lt=1, description="Detections below this score are dropped."
+    )
+    iou: float = Field(default=0.7, gt=0, lt=1, description="Per-class NMS overlap threshold.")
+    threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime intra-op threads.")
+    providers: list[str] = Field(
+        default_factory=list,
+        description="ONNX Runtime execution providers in order of preference; by default CUDA "
+        "or OpenVINO when installed, else the CPU.",
+    )

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,7 +27,20 @@ PATH_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 
 Loc = tuple[str | int, ...]
-ClassReader = Callable[[Path], list[str]]
+
+
+class ModelFacts(Protocol):
+    """What the loader needs to know about a model file."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]: ...
+    @property
+    def input_size(self) -> int: ...
+    @property
+    def fixed_input(self) -> bool: ...
+
+
+ModelReader = Callable[[Path], ModelFacts]
 
 
 @dataclass(frozen=True)
@@ -64,11 +77,12 @@ def format_loc(loc: Sequence[str | int]) -> str:
 def load_config(
     path: Path,
     env: Mapping[str, str] | None = None,
-    read_classes: ClassReader | None = None,
+    read_model: ModelReader | None = None,
 ) -> SiteConfig:
     """Read, substitute ``${VAR}``, resolve relative paths and validate ``path``.
 
-    ``read_classes`` reads class names from a model file when the config omits them.
+    ``read_model`` opens each model file: its class names fill ``classes`` when the config
+    omits them, and a fixed input size that differs from ``input_size`` is reported.
     Raises ConfigError listing every problem found with its YAML path and line.
     """
     environment = os.environ if env is None else env
@@ -90,7 +104,7 @@ def load_config(
     problems: list[Problem] = []
     data = _substitute(raw, (), environment, problems)
     _resolve_paths(data, path.parent.resolve())
-    _fill_model_classes(data, read_classes, problems)
+    _check_models(data, read_model, problems)
     if problems:
         raise ConfigError(path, [_with_line(p, tree) for p in problems])
     try:
@@ -138,8 +152,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             resolve(model, "path")
 
 
-def _fill_model_classes(
-    data: dict[str, Any], read_classes: ClassReader | None, problems: list[Problem]
+def _check_models(
+    data: dict[str, Any], read_model: ModelReader | None, problems: list[Problem]
 ) -> None:
     models = data.get("models")
     if not isinstance(models, list):
@@ -150,11 +164,34 @@ def _fill_model_classes(
         model_path = Path(model["path"])
         if not model_path.is_file():
             problems.append(Problem(f"models[{index}].path", f"file not found: {model_path}"))
-        elif not model.get("classes") and read_classes is not None:
-            try:
-                model["classes"] = read_classes(model_path)
-            except (OSError, ValueError) as error:
-                problems.append(Problem(f"models[{index}].path", f"cannot read model: {error}"))
+            continue
+        if read_model is None:
+            continue
+        try:
+            facts = read_model(model_path)
+        except (OSError, ValueError) as error:
+            problems.append(Problem(f"models[{index}].path", f"cannot use model: {error}"))
+            continue
+        classes = model.get("classes")
+        if not classes:
+            model["classes"] = list(facts.class_names)
+        elif isinstance(classes, list) and len(classes) != len(facts.class_names):
+            problems.append(
+                Problem(
+                    f"models[{index}].classes",
+                    f"lists {len(classes)} classes but the model has {len(facts.class_names)} "
+                    f"({', '.join(facts.class_names)})",
+                )
+            )
+        size = model.get("input_size")
+        if facts.fixed_input and isinstance(size, int) and size != facts.input_size:
+            problems.append(
+                Problem(
+                    f"models[{index}].input_size",
+                    f"{size} does not match the model, which takes fixed {facts.input_size} px "
+                    "inputs (omit input_size, or export the model with dynamic=True)",
+                )
+            )
 
 
 def _problem(item: Mapping[str, Any]) -> Problem:

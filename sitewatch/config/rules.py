@@ -32,6 +32,8 @@ class BlockedExitRule(Section):
 class FlameRule(Section):
     """Fire and smoke detections (needs a model with fire/smoke classes)."""
 
+    enabled: bool = Field(default=True, description="Off: no flame or smoke alerts.")
+
     fire_threshold: float = Field(default=0.45, gt=0, lt=1)
     smoke_threshold: float = Field(default=0.45, gt=0, lt=1)
     confirm_frames: int = Field(default=3, ge=1, description="k of the last n sampled frames.")
@@ -51,6 +53,8 @@ class FlameRule(Section):
 
 class HardhatRule(Section):
     """Bare heads in hardhat_required zones (needs a model with a head class)."""
+
+    enabled: bool = Field(default=True, description="Off: no missing-hard-hat alerts.")
 
     head_threshold: float = Field(default=0.5, gt=0, lt=1)
     min_duration_s: float = Field(default=3.0, ge=0)

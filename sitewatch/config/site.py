@@ -46,6 +46,7 @@ class SiteConfig(Section):
                     f"{self.clips.pre_roll_s:g} s",
                 )
         known = {name for model in self.models for name in model.classes}
+        self._check_rule_classes(known)
         for c, camera in enumerate(self.cameras):
             for z, zone in enumerate(camera.zones):
                 for k, wanted in enumerate(zone.obstacle_classes):
@@ -57,6 +58,23 @@ class SiteConfig(Section):
                             f"(known classes: {offer})",
                         )
         return self
+
+    def _check_rule_classes(self, known: set[str]) -> None:
+        """An enabled detection rule needs a model with its classes (when models are set)."""
+        if not self.models:
+            return
+        needs = {
+            "flame": (self.rules.flame.enabled, "fire"),
+            "hardhat": (self.rules.hardhat.enabled, "head"),
+        }
+        for rule, (enabled, wanted) in needs.items():
+            if enabled and wanted not in known:
+                raise FieldError(
+                    ("rules", rule, "enabled"),
+                    f"the {rule} rule needs a model with class '{wanted}', but the configured "
+                    f"models have {', '.join(sorted(known)) or 'no classes'}; add such a model "
+                    f"or set rules.{rule}.enabled: false",
+                )
 
     @staticmethod
     def _check_unique(section: str, names: list[str]) -> None:

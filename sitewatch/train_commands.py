@@ -1,0 +1,87 @@
+"""``sitewatch train`` and ``sitewatch export``: the training recipe (needs the ``train`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from detect.training import TrainingError, TrainSettings, export_onnx, train
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+def train_command(
+    data: Annotated[Path, typer.Option(help="Dataset YAML (YOLO format, 'names' by class).")],
+    weights: Annotated[
+        Path, typer.Option(help="Initial weights: a local .pt checkpoint or a model .yaml.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Runs folder.")] = Path("runs"),
+    name: Annotated[str, typer.Option(help="Run name (folder under --out).")] = "hazards",
+    imgsz: Annotated[int, typer.Option(help="Training image size (multiple of 32).")] = 320,
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    hours: Annotated[
+        float | None, typer.Option(help="Train for this long instead (schedule fitted to it).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1)] = 32,
+    seed: int = 0,
+    fraction: Annotated[
+        float, typer.Option(min=0.001, max=1.0, help="Share of the training images to use.")
+    ] = 1.0,
+    device: Annotated[str, typer.Option(help="'cpu', or a CUDA device such as '0'.")] = "cpu",
+    resume: Annotated[
+        bool, typer.Option(help="Resume the run whose last.pt is given as --weights.")
+    ] = False,
+    export: Annotated[
+        Path | None, typer.Option(help="Also export the best weights to this .onnx file.")
+    ] = None,
+) -> None:
+    """Train a YOLO detector on a labelled dataset (ultralytics, offline; progress shown)."""
+    if imgsz % 32:
+        err.print(f"--imgsz must be a multiple of 32, not {imgsz}")
+        raise typer.Exit(2)
+    settings = TrainSettings(
+        data=data,
+        weights=weights,
+        out_dir=out_dir,
+        name=name,
+        image_size=imgsz,
+        epochs=epochs,
+        hours=hours,
+        batch=batch,
+        seed=seed,
+        fraction=fraction,
+        device=device,
+        resume=resume,
+        workers=2,
+    )
+    try:
+        best = train(settings)
+        out.print(f"best weights: {best}")
+        if export is not None:
+            out.print(f"exported: {export_onnx(best, imgsz, export)}")
+    except TrainingError as error:
+        err.print(f"sitewatch train: {error}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def export_command(
+    weights: Annotated[Path, typer.Argument(help="Trained .pt checkpoint.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the .onnx file.")],
+    imgsz: Annotated[int, typer.Option(help="Default input size recorded in the model.")] = 320,
+) -> None:
+    """Export a checkpoint to ONNX (dynamic batch and size, class names in the metadata)."""
+    try:
+        out.print(f"exported: {export_onnx(weights, imgsz, out_file)}")
+    except TrainingError as error:
+        err.print(f"sitewatch export: {error}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the CLI."""
+    app.command("train")(train_command)
+    app.command("export")(export_command)

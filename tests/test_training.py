@@ -1,0 +1,104 @@
+"""The training recipe end to end on a tiny generated dataset (``make test-train``; needs torch).
+
+Skipped in ``make test`` (the runtime has no torch); ``make test-train`` installs the ``train``
+extra and runs it with ``-m train``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from detect.engine import OnnxDetector
+
+pytestmark = pytest.mark.train
+
+CLASSES = ("fire", "smoke", "helmet", "head")
+COLOURS = ((0, 80, 255), (160, 160, 160), (0, 220, 255), (120, 150, 200))  # BGR
+
+
+def _write_dataset(root: Path, images: int = 8, size: int = 128) -> Path:
+    """Coloured blobs on noise, one class each, in YOLO format with a data YAML."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for index in range(images):
+            image = rng.integers(0, 60, (size, size, 3), np.uint8)
+            rows = []
+            for class_id, colour in enumerate(COLOURS):
+                if (index + class_id) % 2:
+                    continue
+                w, h = rng.integers(16, 40, 2)
+                x, y = rng.integers(0, size - 40, 2)
+                cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), colour, -1)
+                cx, cy = (x + w / 2) / size, (y + h / 2) / size
+                rows.append(f"{class_id} {cx:.5f} {cy:.5f} {w / size:.5f} {h / size:.5f}")
+            cv2.imwrite(str(root / "images" / split / f"{index}.jpg"), image)
+            (root / "labels" / split / f"{index}.txt").write_text("\n".join(rows) + "\n")
+    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(CLASSES))
+    data = root / "data.yaml"
+    data.write_text(f"train: images/train\nval: images/val\nnames:\n{names}\n")
+    return data
+
+
+@pytest.fixture(scope="module")
+def ultralytics_root() -> Path:
+    ultralytics = pytest.importorskip("ultralytics", reason="needs the 'train' extra")
+    return Path(ultralytics.__file__).parent
+
+
+def test_train_export_and_run_with_our_engine(
+    tmp_path: Path, ultralytics_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitewatch.cli import app
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics-config"))
+    data = _write_dataset(tmp_path / "data")
+    architecture = tmp_path / "yolov8n.yaml"  # the file name picks the nano scale
+    shutil.copy(ultralytics_root / "cfg" / "models" / "v8" / "yolov8.yaml", architecture)
+    model = tmp_path / "tiny.onnx"
+    runner = CliRunner()
+    arguments = [
+        "train",
+        "--data",
+        str(data),
+        "--weights",
+        str(architecture),
+        "--out",
+        str(tmp_path / "runs"),
+        "--imgsz",
+        "64",
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--export",
+        str(model),
+    ]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "runs" / "hazards" / "weights" / "best.pt").is_file()
+
+    detector = OnnxDetector(model, input_size=64, confidence=0.001)
+    assert detector.class_names == CLASSES
+    frame = cv2.imread(str(tmp_path / "data" / "images" / "val" / "0.jpg"))
+    assert frame is not None
+    detections = detector.detect(frame)
+    assert detections.xyxy.shape[1] == 4
+    json.dumps(detections.to_records())
+
+
+def test_train_refuses_a_bare_model_name(tmp_path: Path, ultralytics_root: Path) -> None:
+    from sitewatch.cli import app
+
+    data = _write_dataset(tmp_path / "data", images=2)
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--weights", "yolov8n.pt"])
+    assert result.exit_code == 2
+    assert "yolov8n.pt not found" in result.output
