@@ -27,16 +27,35 @@ class ReferenceStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    def describe(self, camera: str) -> tuple[Path, float] | None:
+        """(image path, capture time) of the stored reference without decoding it, or None."""
+        path = self.directory / f"{camera}.png"
+        if not path.is_file():
+            return None
+        return path, self._captured_at(path)
+
+    def _captured_at(self, path: Path) -> float:
+        meta_path = path.with_suffix(".json")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        return float(meta.get("captured_at", path.stat().st_mtime))
+
     def load(self, camera: str) -> Reference | None:
         """The stored reference of ``camera``, or None."""
         path = self.directory / f"{camera}.png"
         image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         if image is None:
             return None
-        meta_path = path.with_suffix(".json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        captured = float(meta.get("captured_at", path.stat().st_mtime))
-        return Reference(np.asarray(image, dtype=np.uint8), captured, path)
+        return Reference(np.asarray(image, dtype=np.uint8), self._captured_at(path), path)
+
+    def stamp(self, camera: str) -> float | None:
+        """Modification time of the stored reference (to notice a replacement), or None."""
+        try:
+            return (self.directory / f"{camera}.png").stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def save(
         self, camera: str, image: npt.NDArray[np.uint8], captured_at: float | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from alerts.contract import alert_document
 from alerts.ledger import Ledger
 from alerts.model import Alert, Evidence
+from detect.references import ReferenceStore
 from ingest.status import CameraStatus
 from sitewatch import metrics
 
@@ -63,6 +65,22 @@ def create_app(
     @app.get("/api/cameras")
     def get_cameras(_user: User) -> list[dict[str, Any]]:
         return [asdict(status) for status in cameras()]
+
+    references = ReferenceStore(data_dir / "references")
+
+    @app.get("/api/cameras/{name}/reference", response_class=FileResponse)
+    def get_reference(name: str, _user: User) -> FileResponse:
+        """The reference image of the camera's clear exits (``X-Captured-At``: when taken)."""
+        if name not in {status.camera for status in cameras()}:
+            raise HTTPException(404, f"no camera named {name!r}")
+        stored = references.describe(name)
+        if stored is None:
+            raise HTTPException(
+                404, f"camera {name} has no reference image yet (run sitewatch calibrate)"
+            )
+        path, captured_at = stored
+        when = datetime.fromtimestamp(captured_at, UTC).isoformat(timespec="seconds")
+        return FileResponse(path, media_type="image/png", headers={"X-Captured-At": when})
 
     @app.get("/api/alerts")
     def get_alerts(

@@ -13,7 +13,7 @@ from rich.table import Table
 from alerts.ledger import LedgerError
 from detect.engine import describe_model
 from ingest.url import redact_url
-from sitewatch import train_commands
+from sitewatch import model_commands, train_commands
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.site import SiteConfig
 
@@ -137,6 +137,35 @@ def schema(
         out.print(f"wrote {path}")
 
 
+@app.command()
+def calibrate(
+    config: ConfigOption,
+    camera: Annotated[str, typer.Option("--camera", help="Camera whose exits are clear now.")],
+    image: Annotated[
+        Path | None, typer.Option(help="Use this picture instead of grabbing a frame.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a frame.")] = 20.0,
+) -> None:
+    """Capture the reference image of a camera's clear exits (replaces the stored one)."""
+    from datetime import datetime
+
+    from sitewatch.calibrate import CalibrationError
+    from sitewatch.calibrate import calibrate as capture
+
+    site = load_or_exit(config)
+    try:
+        result = capture(site, camera, image, timeout)
+    except CalibrationError as error:
+        err.print(f"sitewatch calibrate: {error}", markup=False)
+        raise typer.Exit(2) from None
+    when = datetime.fromtimestamp(result.reference.captured_at).isoformat(timespec="seconds")
+    height, width = result.reference.image.shape[:2]
+    out.print(f"[green]✓[/] reference of {camera} ({width}x{height}) stored at {when}")
+    out.print(f"  image:   {result.reference.path}", markup=False, highlight=False)
+    out.print(f"  preview: {result.preview} (exit zones drawn: check them)", markup=False)
+    out.print("  a running sitewatch picks it up at its next exit check")
+
+
 def secrets_of(config: SiteConfig) -> list[str]:
     """Secret values that must never reach a log line."""
     found = [t.token.get_secret_value() for t in config.api.tokens]
@@ -146,8 +175,4 @@ def secrets_of(config: SiteConfig) -> list[str]:
 
 
 train_commands.register(app)
-
-
-from sitewatch import model_commands  # noqa: E402  (commands that need the app defined above)
-
 model_commands.register(app)

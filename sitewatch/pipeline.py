@@ -15,6 +15,7 @@ from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
 from detect.detections import Detections
 from detect.exit_compare import Gray, differing_fraction, to_gray
 from detect.inference import DetectorStage
+from detect.motion import MotionGate
 from detect.observations import Hazard
 from detect.references import ReferenceStore
 from detect.zones import Mask, ZoneShape
@@ -51,8 +52,10 @@ class CameraWork:
     next_due: float = 0.0
     next_detect_due: float = 0.0
     reference: Gray | None = None
+    reference_stamp: float | None = None
     detections: dict[str, Detections] = field(default_factory=dict)
     detections_at: float | None = None
+    motion: MotionGate | None = None
 
 
 class AnalysisLoop(threading.Thread):
@@ -121,11 +124,16 @@ class AnalysisLoop(threading.Thread):
         if self._detectors is None:
             return
         now = time.monotonic()
-        batch = {
-            work.reader.settings.name: (work, frame)
-            for work, frame in due
-            if work.detect_period_s is not None and now >= work.next_detect_due
-        }
+        batch: dict[str, tuple[CameraWork, Frame]] = {}
+        for work, frame in due:
+            if work.detect_period_s is None or now < work.next_detect_due:
+                continue
+            if work.motion is not None and not work.motion.check(frame.image, frame.wall_time):
+                # Nothing moved: the last detections still describe the scene.
+                work.next_detect_due = now + work.detect_period_s
+                work.detections_at = frame.wall_time
+                continue
+            batch[work.reader.settings.name] = (work, frame)
         if not batch:
             return
         try:
@@ -166,6 +174,10 @@ class AnalysisLoop(threading.Thread):
 
     def _reference_for(self, work: CameraWork, frame: Frame) -> Gray:
         width, height = frame.size
+        stamp = self._references.stamp(frame.camera)
+        if work.reference is not None and stamp != work.reference_stamp:
+            log.info("camera %s: the reference image was replaced; using the new one", frame.camera)
+            work.reference = None
         if work.reference is None:
             stored = self._references.load(frame.camera)
             if stored is None:
@@ -176,6 +188,7 @@ class AnalysisLoop(threading.Thread):
                     stored.path,
                 )
             work.reference = to_gray(stored.image)
+            work.reference_stamp = self._references.stamp(frame.camera)
         if work.reference.shape != (height, width):
             log.warning(
                 "camera %s: frame size %dx%d differs from the reference %dx%d; resizing it",

@@ -24,6 +24,7 @@ from alerts.service import AlertService
 from detect.blocked_exit import BlockedExitParams
 from detect.engine import ModelError, OnnxDetector
 from detect.inference import DetectorStage
+from detect.motion import MotionGate, MotionParams
 from detect.references import ReferenceStore
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
@@ -208,7 +209,17 @@ class Runner:
         period = 1.0 / camera.detect_fps
         if exits:
             period = min(period, self.config.rules.blocked_exit.check_interval_s)
-        return CameraWork(reader, period, exits, detect_period)
+        work = CameraWork(reader, period, exits, detect_period)
+        gating = self.config.rules.motion
+        if detect_period is not None and gating.enabled:
+            work.motion = MotionGate(
+                MotionParams(
+                    gating.pixel_threshold,
+                    gating.min_changed_fraction,
+                    max_skip_s=gating.max_skip_s,
+                )
+            )
+        return work
 
     def _exit_params(self) -> BlockedExitParams:
         rule = self.config.rules.blocked_exit
