@@ -20,7 +20,7 @@ from sitewatch.cli import app
 from tests.media import h264_clip
 from tests.servers import rtsp_server
 
-EXIT = {"name": "exit-1", "kind": "exit", "points": [[0.4, 0.5], [0.6, 0.5], [0.6, 0.9]]}
+EXIT: dict[str, object] = {"name": "exit-1", "kind": "exit", "points": [[0.4, 0.5], [0.6, 0.5], [0.6, 0.9]]}
 
 
 def write_config(tmp_path: Path, url: str, zones: list[dict[str, object]]) -> Path:
@@ -115,7 +115,7 @@ def test_api_shows_the_reference_with_its_time(tmp_path: Path) -> None:
     assert response.headers["content-type"] == "image/png"
     assert response.headers["x-captured-at"] == "2027-01-15T08:00:00+00:00"
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
-    assert image.shape == (20, 30, 3)
+    assert image is not None and image.shape == (20, 30, 3)
     missing = client.get("/api/cameras/yard/reference")
     assert missing.status_code == 404 and "run sitewatch calibrate" in missing.json()["detail"]
     unknown = client.get("/api/cameras/..%2Fsecrets/reference")
