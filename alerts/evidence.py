@@ -43,28 +43,38 @@ def save_jpeg(
     return Evidence(relative.as_posix(), hashlib.sha256(data).hexdigest(), kind)
 
 
+def line_style(width: int) -> tuple[int, float]:
+    """Line thickness (px) and font scale for drawing on an image ``width`` pixels wide."""
+    return max(2, width // 400), max(0.5, width / 1600)
+
+
+def draw_boxes(canvas: Image, boxes: Sequence[Box]) -> None:
+    """Draw each box with its label and score onto ``canvas`` (in place)."""
+    thickness, scale = line_style(canvas.shape[1])
+    for box in boxes:
+        top_left = (int(box.x1), int(box.y1))
+        cv2.rectangle(canvas, top_left, (int(box.x2), int(box.y2)), BOX_COLOUR, thickness)
+        label = f"{box.label} {box.score:.0%}"
+        cv2.putText(
+            canvas, label, (top_left[0], max(12, top_left[1] - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX, scale, BOX_COLOUR, thickness, cv2.LINE_AA,
+        )  # fmt: skip
+
+
 def annotate(
     image: Image, outline: Sequence[tuple[int, int]], boxes: Sequence[Box], caption: str
 ) -> Image:
     """A copy of ``image`` with the zone outlined, the boxes drawn and a caption banner."""
     out = image.copy()
     height, width = out.shape[:2]
-    thickness = max(2, width // 400)
+    thickness, scale = line_style(width)
     if len(outline) >= 3:
         points = np.asarray(outline, dtype=np.int32)
         overlay = out.copy()
         cv2.fillPoly(overlay, [points], ZONE_COLOUR)
         cv2.addWeighted(overlay, 0.25, out, 0.75, 0, dst=out)
         cv2.polylines(out, [points], True, ZONE_COLOUR, thickness, cv2.LINE_AA)
-    scale = max(0.5, width / 1600)
-    for box in boxes:
-        top_left = (int(box.x1), int(box.y1))
-        cv2.rectangle(out, top_left, (int(box.x2), int(box.y2)), BOX_COLOUR, thickness)
-        label = f"{box.label} {box.score:.0%}"
-        cv2.putText(
-            out, label, (top_left[0], max(12, top_left[1] - 6)),
-            cv2.FONT_HERSHEY_SIMPLEX, scale, BOX_COLOUR, thickness, cv2.LINE_AA,
-        )  # fmt: skip
+    draw_boxes(out, boxes)
     banner = max(24, int(36 * scale))
     cv2.rectangle(out, (0, height - banner), (width, height), (0, 0, 0), -1)
     cv2.putText(

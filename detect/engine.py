@@ -256,7 +256,11 @@ class OnnxDetector:
         max_detections: int = 300,
         class_names: Sequence[str] = (),
         providers: Sequence[str] | None = None,
+        multi_label: bool = False,
     ) -> None:
+        """``multi_label`` keeps every class above ``confidence`` for a box instead of only the
+        best one: what ``yolo val`` measures; production uses the best class, like predict."""
+        self.multi_label = multi_label
         self._session = _load_session(path, threads, providers)
         self.info = inspect_session(self._session, path, class_names)
         if input_size is not None and self.info.fixed_input and input_size != self.info.input_size:
@@ -345,12 +349,17 @@ class OnnxDetector:
         self, output: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]]:
         class_scores = output[4:]
-        classes = class_scores.argmax(axis=0)
-        scores = class_scores[classes, np.arange(class_scores.shape[1])]
-        keep = scores > self.confidence
-        cx, cy, w, h = output[:4, keep]
+        if self.multi_label:  # every class above the threshold (as `yolo val` does)
+            classes, anchors = np.nonzero(class_scores > self.confidence)
+            scores = class_scores[classes, anchors]
+        else:  # the best class of each anchor (as `YOLO.predict` does)
+            best = class_scores.argmax(axis=0)
+            scores = class_scores[best, np.arange(class_scores.shape[1])]
+            anchors = np.flatnonzero(scores > self.confidence)
+            classes, scores = best[anchors], scores[anchors]
+        cx, cy, w, h = output[:4, anchors]
         xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        scores, classes = scores[keep].astype(np.float32), classes[keep].astype(np.int32)
+        scores, classes = scores.astype(np.float32), classes.astype(np.int32)
         if len(scores) > 30000:
             top = np.argsort(-scores)[:30000]
             xyxy, scores, classes = xyxy[top], scores[top], classes[top]

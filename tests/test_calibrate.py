@@ -20,7 +20,11 @@ from sitewatch.cli import app
 from tests.media import h264_clip
 from tests.servers import rtsp_server
 
-EXIT: dict[str, object] = {"name": "exit-1", "kind": "exit", "points": [[0.4, 0.5], [0.6, 0.5], [0.6, 0.9]]}
+EXIT: dict[str, object] = {
+    "name": "exit-1",
+    "kind": "exit",
+    "points": [[0.4, 0.5], [0.6, 0.5], [0.6, 0.9]],
+}
 
 
 def write_config(tmp_path: Path, url: str, zones: list[dict[str, object]]) -> Path:
