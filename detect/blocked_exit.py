@@ -1,7 +1,9 @@
 """Blocked-exit rule: pure (state, blocked share, time) -> (state, observations).
 
 A zone must stay blocked for ``dwell_s`` before an incident starts (people walking through do not
-count) and stay clear for ``clear_s`` before it ends.
+count) and stay clear for ``clear_s`` before it ends. A measurement of ``None`` means "cannot
+tell now" (people in the zone, or the zone moving): the zone keeps its phase and its timers, so a
+person crossing never starts an incident and one standing in front of a pallet does not end it.
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ class ExitState:
 
 def step(
     state: ExitState,
-    blocked_fraction: float,
+    blocked_fraction: float | None,
     now: float,
     params: BlockedExitParams,
     camera: str,
     zone: str,
 ) -> tuple[ExitState, list[Observation]]:
-    """Advance one zone by one measurement."""
+    """Advance one zone by one measurement (``None``: unknown, nothing changes)."""
+    if blocked_fraction is None:
+        return state, []
     blocked = blocked_fraction >= params.min_blocked_fraction
 
     def observe(phase: Phase, score: float) -> Observation:

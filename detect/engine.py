@@ -359,10 +359,11 @@ class OnnxDetector:
             classes, scores = best[anchors], scores[anchors]
         cx, cy, w, h = output[:4, anchors]
         xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        scores, classes = scores.astype(np.float32), classes.astype(np.int32)
+        scores = scores.astype(np.float32)
+        classes = np.asarray(classes, np.int32)
         if len(scores) > 30000:
             top = np.argsort(-scores)[:30000]
             xyxy, scores, classes = xyxy[top], scores[top], classes[top]
         offset = xyxy + (classes.astype(np.float32) * MAX_WH)[:, None]
         kept = nms(offset, scores, self.iou)[: self.max_detections]
-        return xyxy[kept].astype(np.float32), scores[kept], classes[kept]
+        return xyxy[kept].astype(np.float32), scores[kept], np.asarray(classes[kept], np.int32)
