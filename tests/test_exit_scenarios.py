@@ -5,7 +5,7 @@ Sampled at one check per second; dwell 30 s and clear 10 s as in production.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -42,7 +42,7 @@ def detections(rows: list[tuple[str, tuple[float, float, float, float]]]) -> Det
 
 
 def lit(image: np.ndarray, gain: float) -> np.ndarray:
-    return np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(image.astype(np.float32) * gain, 0, 255), np.uint8)
 
 
 def person(image: np.ndarray, x: int) -> tuple[np.ndarray, Detections]:
