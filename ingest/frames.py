@@ -85,6 +85,11 @@ class LatestFrame:
 
     def take_newer(self, than_index: int, now: float | None = None) -> Frame | None:
         """The newest frame if it is newer than ``than_index``, else None."""
+        pending = self.take_newer_pending(than_index, now)
+        return None if pending is None else pending.to_frame()
+
+    def take_newer_pending(self, than_index: int, now: float | None = None) -> PendingFrame | None:
+        """Like ``take_newer`` but unconverted: the caller converts only the frames it keeps."""
         with self._cond:
             pending = self._pending
             if pending is None or pending.index <= than_index:
@@ -94,4 +99,4 @@ class LatestFrame:
             if now is not None:
                 self.last_age_s = now - pending.monotonic
             self._cond.notify_all()
-        return pending.to_frame()
+        return pending

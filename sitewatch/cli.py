@@ -166,6 +166,73 @@ def calibrate(
     out.print("  a running sitewatch picks it up at its next exit check")
 
 
+@app.command()
+def replay(
+    video: Annotated[Path, typer.Argument(help="Recorded video (any format FFmpeg reads).")],
+    config: ConfigOption,
+    camera: Annotated[
+        str | None, typer.Option(help="Camera whose zones and rules apply (if several).")
+    ] = None,
+    reference: Annotated[
+        Path | None, typer.Option(help="Picture of the clear exits (default: stored, or frame 1).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON to stdout.")] = False,
+) -> None:
+    """Run a recorded video through the rules (video time, as fast as the CPU allows)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from sitewatch.replay import ReplayError
+    from sitewatch.replay import replay as run_replay
+    from sitewatch.runner import StartupError, load_detectors
+
+    site = load_or_exit(config)
+    try:
+        detectors = load_detectors(site)
+        with Progress(
+            TextColumn("replaying"),
+            BarColumn(),
+            TextColumn("{task.fields[at]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("replay", total=None, at="")
+
+            def advance(done: float, total: float | None) -> None:
+                bar.update(task, completed=done, total=total, at=f"{done:.0f} s of video")
+
+            result = run_replay(site, video, camera, detectors, reference, advance)
+    except (ReplayError, StartupError) as error:
+        err.print(f"sitewatch replay: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        out.print(json.dumps(result.to_dict(), indent=2), markup=False, highlight=False)
+        return
+    speed = result.duration_s / result.seconds if result.seconds else 0.0
+    out.print(
+        f"{result.video} as camera [bold]{result.camera}[/]: {result.duration_s:.1f} s of video "
+        f"in {result.seconds:.1f} s ({speed:.1f}x), {result.sampled} frames sampled, "
+        f"{result.inferred} inferred, {result.gated} skipped by motion gating"
+    )
+    if not result.incidents:
+        out.print("no incident")
+        return
+    table = Table("start", "end", "hazard", "zone", "severity", "peak score", "details", box=None)
+    for incident in result.incidents:
+        details = ", ".join(f"{k}={v}" for k, v in incident.details.items())
+        end = "open" if incident.end_s is None else f"{incident.end_s:.1f} s"
+        table.add_row(
+            f"{incident.start_s:.1f} s",
+            end,
+            incident.hazard,
+            incident.zone,
+            incident.severity,
+            f"{incident.peak_score:.2f}",
+            details,
+        )
+    out.print(table)
+
+
 def secrets_of(config: SiteConfig) -> list[str]:
     """Secret values that must never reach a log line."""
     found = [t.token.get_secret_value() for t in config.api.tokens]

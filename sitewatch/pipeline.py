@@ -1,61 +1,157 @@
-"""The analysis loop: newest frame per camera -> exit checks -> rules -> alert service."""
+"""The analysis loop: newest frame per camera, motion gate, batched detection, rules, alerts.
+
+``CameraWork`` holds one camera's schedule and rule states and ``analyse`` runs its rules on a
+frame; the live ``AnalysisLoop`` and ``sitewatch replay`` share both, so a replayed video goes
+through exactly the code that runs on the cameras.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 
 import cv2
 import numpy as np
 
 from alerts.service import AlertService
-from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
+from detect.camera_rules import CameraRules, merge_detections
 from detect.detections import Detections
-from detect.exit_compare import Gray, differing_fraction, to_gray
+from detect.exit_compare import Gray, to_gray
 from detect.inference import DetectorStage
 from detect.motion import MotionGate
-from detect.observations import Hazard
+from detect.observations import Observation
 from detect.references import ReferenceStore
-from detect.zones import Mask, ZoneShape
 from ingest.camera_reader import CameraReader
-from ingest.frames import Frame
+from ingest.frames import Frame, Image
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class ExitZoneWatch:
-    """One exit zone's rule state and cached mask."""
-
-    zone: ZoneShape
-    state: ExitState = field(default_factory=ExitState)
-    mask: Mask | None = None
-
-    def mask_for(self, width: int, height: int) -> Mask:
-        """The zone mask at this frame size (cached)."""
-        if self.mask is None or self.mask.shape != (height, width):
-            self.mask = self.zone.mask(width, height)
-        return self.mask
-
-
-@dataclass
 class CameraWork:
-    """What the loop does for one camera."""
+    """One camera's schedule, rule states and latest detections (times on the caller's clock)."""
 
-    reader: CameraReader
+    name: str
+    rules: CameraRules
     sample_period_s: float
-    exits: list[ExitZoneWatch]
-    detect_period_s: float | None = None
+    exit_period_s: float | None  # None: no exit zone
+    detect_period_s: float | None  # None: no detector
+    motion: MotionGate | None = None
+    reader: CameraReader | None = None  # live cameras only
     last_index: int = -1
     next_due: float = 0.0
+    next_exit_due: float = 0.0
     next_detect_due: float = 0.0
     reference: Gray | None = None
     reference_stamp: float | None = None
-    detections: dict[str, Detections] = field(default_factory=dict)
+    detections: Detections | None = None
     detections_at: float | None = None
-    motion: MotionGate | None = None
+    inferred: int = 0
+    gated: int = 0
+
+    def detection_tick(self, image: Image, now: float, frame_time: float) -> Tick:
+        """Whether the detection rules run on this frame, and on new or on the last detections
+        (nothing moved since: the last detections still describe the scene)."""
+        if self.detect_period_s is None or now < self.next_detect_due:
+            return Tick.NOT_DUE
+        self.next_detect_due = now + self.detect_period_s
+        if self.detections is not None and self.motion is not None:
+            if not self.motion.check(image, frame_time):
+                self.gated += 1
+                return Tick.REUSE
+        elif self.motion is not None:
+            self.motion.check(image, frame_time)  # learn the background
+        self.inferred += 1
+        return Tick.INFER
+
+
+class Tick(Enum):
+    """What the detection schedule says about a frame."""
+
+    NOT_DUE = "not due"
+    INFER = "infer"
+    REUSE = "reuse"
+
+
+ReferenceSource = Callable[[CameraWork, Image, float], Gray]
+
+
+def analyse(
+    work: CameraWork,
+    image: Image,
+    now: float,
+    frame_time: float,
+    tick: Tick,
+    fresh: Detections | None,
+    reference_of: ReferenceSource,
+) -> list[Observation]:
+    """Run the camera's rules on one sampled frame.
+
+    ``now`` schedules (monotonic live, video time in replay); ``frame_time`` stamps the
+    observations. ``tick`` comes from ``CameraWork.detection_tick``; ``fresh`` are this frame's
+    detections when it was inferred (None if inference failed: the rules skip the frame).
+    """
+    found: list[Observation] = []
+    height, width = image.shape[:2]
+    if tick is Tick.INFER and fresh is not None:
+        work.detections, work.detections_at = fresh, frame_time
+    detected = tick is Tick.REUSE or (tick is Tick.INFER and fresh is not None)
+    if detected and work.detections is not None:
+        found += work.rules.detections(work.detections, frame_time, (width, height))
+    if work.exit_period_s is not None and now >= work.next_exit_due:
+        work.next_exit_due = now + work.exit_period_s
+        current = to_gray(image)
+        reference = reference_of(work, image, frame_time)
+        found += work.rules.exits(reference, current, work.detections, frame_time)
+    return found
+
+
+def fit_reference(work: CameraWork, reference: Gray, width: int, height: int) -> Gray:
+    """The reference at the frame's size (cameras can change resolution)."""
+    if reference.shape == (height, width):
+        return reference
+    log.warning(
+        "camera %s: frame size %dx%d differs from the reference %dx%d; resizing it",
+        work.name,
+        width,
+        height,
+        reference.shape[1],
+        reference.shape[0],
+    )
+    return np.asarray(cv2.resize(reference, (width, height)), np.float32)
+
+
+class StoredReferences:
+    """References from the store: captured from the first frame when none exists, reloaded when
+    ``sitewatch calibrate`` replaces the file."""
+
+    def __init__(self, store: ReferenceStore) -> None:
+        self._store = store
+
+    def __call__(self, work: CameraWork, image: Image, frame_time: float) -> Gray:
+        """The reference of ``work``'s camera as a grey image of ``image``'s size."""
+        stamp = self._store.stamp(work.name)
+        if work.reference is not None and stamp != work.reference_stamp:
+            log.info("camera %s: the reference image was replaced; using the new one", work.name)
+            work.reference = None
+        if work.reference is None:
+            stored = self._store.load(work.name)
+            if stored is None:
+                stored = self._store.save(work.name, image, frame_time)
+                log.info(
+                    "camera %s: captured the reference image of the clear exits (%s)",
+                    work.name,
+                    stored.path,
+                )
+            work.reference = to_gray(stored.image)
+            work.reference_stamp = self._store.stamp(work.name)
+        height, width = image.shape[:2]
+        work.reference = fit_reference(work, work.reference, width, height)
+        return work.reference
 
 
 class AnalysisLoop(threading.Thread):
@@ -66,15 +162,13 @@ class AnalysisLoop(threading.Thread):
         cameras: list[CameraWork],
         service: AlertService,
         references: ReferenceStore,
-        exit_params: BlockedExitParams,
         stop: threading.Event,
         detectors: DetectorStage | None = None,
     ) -> None:
         super().__init__(name="analysis", daemon=True)
         self._cameras = cameras
         self._service = service
-        self._references = references
-        self._exit_params = exit_params
+        self._reference_of = StoredReferences(references)
         self._stop_event = stop
         self._detectors = detectors
         self.frames_analysed = 0
@@ -83,33 +177,44 @@ class AnalysisLoop(threading.Thread):
     def _resume_open_alerts(self) -> None:
         """Zones with an alert still open from before a restart start as blocked, so that
         the alert ends once the zone is seen clear instead of staying open forever."""
-        open_keys = {(a.camera, a.zone) for a in self._service.open_alerts()}
+        open_zones: dict[str, set[str]] = {}
+        for alert in self._service.open_alerts():
+            open_zones.setdefault(alert.camera, set()).add(alert.zone)
         now = time.time()
         for work in self._cameras:
-            for watch in work.exits:
-                if (work.reader.settings.name, watch.zone.name) in open_keys:
-                    watch.state = ExitState(ZonePhase.BLOCKED, now)
+            work.rules.resume_blocked(open_zones.get(work.name, set()), now)
 
     def run(self) -> None:
         """Loop until stop: take the due frames, detect on them in one batch, run the rules."""
         while not self._stop_event.is_set():
-            due = self._take_due_frames(time.monotonic())
-            self._detect(due)
+            now = time.monotonic()
+            due = self._take_due_frames(now)
+            ticks = {w.name: w.detection_tick(f.image, now, f.wall_time) for w, f in due}
+            fresh = self._detect([(w, f) for w, f in due if ticks[w.name] is Tick.INFER])
             for work, frame in due:
                 try:
-                    self._analyse(work, frame)
+                    observations = analyse(
+                        work,
+                        frame.image,
+                        now,
+                        frame.wall_time,
+                        ticks[work.name],
+                        fresh.get(work.name),
+                        self._reference_of,
+                    )
+                    for observation in observations:
+                        self._service.handle(observation, frame.image)
                     self._service.flush_updates(frame.wall_time)
                 except (ValueError, OSError, cv2.error) as error:
                     log.exception("camera %s: analysis failed: %s", frame.camera, error)
                 self.frames_analysed += 1
-            now = time.monotonic()
             soonest = min((w.next_due for w in self._cameras), default=now + 0.1)
             self._stop_event.wait(min(max(soonest - time.monotonic(), 0.01), 0.1))
 
     def _take_due_frames(self, now: float) -> list[tuple[CameraWork, Frame]]:
         due: list[tuple[CameraWork, Frame]] = []
         for work in self._cameras:
-            if now < work.next_due:
+            if now < work.next_due or work.reader is None:
                 continue
             frame = work.reader.latest.take_newer(work.last_index, time.monotonic())
             if frame is None:
@@ -119,84 +224,21 @@ class AnalysisLoop(threading.Thread):
             due.append((work, frame))
         return due
 
-    def _detect(self, due: list[tuple[CameraWork, Frame]]) -> None:
+    def _detect(self, due: list[tuple[CameraWork, Frame]]) -> dict[str, Detections]:
         """One batched inference per model over every camera whose detection is due."""
         if self._detectors is None:
-            return
-        now = time.monotonic()
-        batch: dict[str, tuple[CameraWork, Frame]] = {}
-        for work, frame in due:
-            if work.detect_period_s is None or now < work.next_detect_due:
-                continue
-            if work.motion is not None and not work.motion.check(frame.image, frame.wall_time):
-                # Nothing moved: the last detections still describe the scene.
-                work.next_detect_due = now + work.detect_period_s
-                work.detections_at = frame.wall_time
-                continue
-            batch[work.reader.settings.name] = (work, frame)
+            return {}
+        batch = {work.name: frame.image for work, frame in due}
         if not batch:
-            return
+            return {}
         try:
-            found = self._detectors.run({name: frame.image for name, (_, frame) in batch.items()})
+            found = self._detectors.run(batch)
         except (ValueError, RuntimeError) as error:  # onnxruntime failures are RuntimeErrors
             log.exception("detector failed on %s: %s", ", ".join(batch), error)
-            return
-        for name, (work, frame) in batch.items():
-            assert work.detect_period_s is not None
-            work.next_detect_due = now + work.detect_period_s
-            if name in found:
-                work.detections = found[name]
-                work.detections_at = frame.wall_time
+            return {}
+        return merged(found)
 
-    def _analyse(self, work: CameraWork, frame: Frame) -> None:
-        if not work.exits:
-            return
-        current = to_gray(frame.image)
-        reference = self._reference_for(work, frame)
-        width, height = frame.size
-        for watch in work.exits:
-            fraction = differing_fraction(reference, current, watch.mask_for(width, height))
-            watch.state, observations = step(
-                watch.state,
-                fraction,
-                frame.wall_time,
-                self._exit_params,
-                frame.camera,
-                watch.zone.name,
-            )
-            if not observations:
-                continue
-            points = watch.zone.pixel_points(width, height)
-            outline = tuple((int(x), int(y)) for x, y in points)
-            for observation in observations:
-                assert observation.hazard is Hazard.BLOCKED_EXIT
-                self._service.handle(replace(observation, outline=outline), frame.image)
 
-    def _reference_for(self, work: CameraWork, frame: Frame) -> Gray:
-        width, height = frame.size
-        stamp = self._references.stamp(frame.camera)
-        if work.reference is not None and stamp != work.reference_stamp:
-            log.info("camera %s: the reference image was replaced; using the new one", frame.camera)
-            work.reference = None
-        if work.reference is None:
-            stored = self._references.load(frame.camera)
-            if stored is None:
-                stored = self._references.save(frame.camera, frame.image, frame.wall_time)
-                log.info(
-                    "camera %s: captured the reference image of the clear exits (%s)",
-                    frame.camera,
-                    stored.path,
-                )
-            work.reference = to_gray(stored.image)
-            work.reference_stamp = self._references.stamp(frame.camera)
-        if work.reference.shape != (height, width):
-            log.warning(
-                "camera %s: frame size %dx%d differs from the reference %dx%d; resizing it",
-                frame.camera,
-                width,
-                height,
-                work.reference.shape[1],
-                work.reference.shape[0],
-            )
-            work.reference = np.asarray(cv2.resize(work.reference, (width, height)), np.float32)
-        return work.reference
+def merged(found: Mapping[str, Mapping[str, Detections]]) -> dict[str, Detections]:
+    """Each camera's detections of every model as one set."""
+    return {camera: merge_detections(list(models.values())) for camera, models in found.items()}

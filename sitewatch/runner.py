@@ -21,19 +21,17 @@ from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.retention import RetentionPolicy, RetentionWorker
 from alerts.service import AlertService
-from detect.blocked_exit import BlockedExitParams
 from detect.engine import ModelError, OnnxDetector
 from detect.inference import DetectorStage
-from detect.motion import MotionGate, MotionParams
 from detect.references import ReferenceStore
-from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
-from sitewatch.config.camera import Camera, Coordinates, ZoneKind
+from sitewatch.config.camera import Camera
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
-from sitewatch.pipeline import AnalysisLoop, CameraWork, ExitZoneWatch
+from sitewatch.pipeline import AnalysisLoop, CameraWork
+from sitewatch.rule_setup import camera_work
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 10.0
@@ -126,7 +124,11 @@ class Runner:
             self.topics,
             data_dir,
             api_base_url(config),
-            {"blocked_exit": config.rules.blocked_exit.cooldown_s},
+            {
+                "blocked_exit": config.rules.blocked_exit.cooldown_s,
+                "flame": config.rules.flame.cooldown_s,
+                "missing_hardhat": config.rules.hardhat.cooldown_s,
+            },
             recorded=wake,
         )
         pairs = [self._readers_of(camera) for camera in config.cameras if camera.enabled]
@@ -159,7 +161,6 @@ class Runner:
             [self._work(reader) for reader in self.readers],
             self.service,
             ReferenceStore(data_dir / "references"),
-            self._exit_params(),
             self.stop,
             self.detectors,
         )
@@ -193,37 +194,7 @@ class Runner:
 
     def _work(self, reader: CameraReader) -> CameraWork:
         camera = self.config.camera(reader.settings.name)
-        exits = [
-            ExitZoneWatch(
-                ZoneShape(
-                    zone.name,
-                    zone.kind.value,
-                    tuple(zone.points),
-                    normalized=zone.coordinates is Coordinates.NORMALIZED,
-                )
-            )
-            for zone in camera.zones
-            if zone.kind is ZoneKind.EXIT
-        ]
-        detect_period = 1.0 / camera.detect_fps if self.detectors is not None else None
-        period = 1.0 / camera.detect_fps
-        if exits:
-            period = min(period, self.config.rules.blocked_exit.check_interval_s)
-        work = CameraWork(reader, period, exits, detect_period)
-        gating = self.config.rules.motion
-        if detect_period is not None and gating.enabled:
-            work.motion = MotionGate(
-                MotionParams(
-                    gating.pixel_threshold,
-                    gating.min_changed_fraction,
-                    max_skip_s=gating.max_skip_s,
-                )
-            )
-        return work
-
-    def _exit_params(self) -> BlockedExitParams:
-        rule = self.config.rules.blocked_exit
-        return BlockedExitParams(rule.min_blocked_fraction, rule.dwell_s, rule.clear_s)
+        return camera_work(self.config, camera, self.detectors is not None, reader)
 
     def _publish_camera_status(self, status: CameraStatus) -> None:
         self.publisher.set_retained(

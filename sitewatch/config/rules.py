@@ -34,11 +34,42 @@ class FlameRule(Section):
 
     enabled: bool = Field(default=True, description="Off: no flame or smoke alerts.")
 
-    fire_threshold: float = Field(default=0.45, gt=0, lt=1)
-    smoke_threshold: float = Field(default=0.45, gt=0, lt=1)
+    fire_threshold: float = Field(
+        default=0.45, gt=0, lt=1, description="Minimum confidence of a fire detection."
+    )
+    smoke_threshold: float = Field(
+        default=0.45, gt=0, lt=1, description="Minimum confidence of a smoke detection."
+    )
     confirm_frames: int = Field(default=3, ge=1, description="k of the last n sampled frames.")
-    window_frames: int = Field(default=5, ge=1, description="n sampled frames.")
-    min_area_fraction: float = Field(default=0.0005, ge=0, lt=1)
+    window_frames: int = Field(default=5, ge=1, le=100, description="n sampled frames.")
+    min_area_fraction: float = Field(
+        default=0.0005,
+        ge=0,
+        lt=1,
+        description="Smallest fire or smoke box that counts, as a share of the frame area.",
+    )
+    allowed_overlap: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A box lying at least this share inside flame_allowed zones is allowed.",
+    )
+    growth_factor: float = Field(
+        default=2.0,
+        gt=1,
+        le=100,
+        description="Escalate when the burning area reaches this multiple of its size when "
+        "fire was confirmed (and again at each further multiple).",
+    )
+    clear_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="No confirmed fire or smoke for this long ends the alert.",
+    )
+    cooldown_s: float = Field(
+        default=60.0, ge=0, description="Flames again within this time reopen the ended alert."
+    )
 
     @model_validator(mode="after")
     def _k_of_n(self) -> Self:
@@ -56,12 +87,52 @@ class HardhatRule(Section):
 
     enabled: bool = Field(default=True, description="Off: no missing-hard-hat alerts.")
 
-    head_threshold: float = Field(default=0.5, gt=0, lt=1)
-    min_duration_s: float = Field(default=3.0, ge=0)
+    head_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Minimum confidence of a bare-head detection."
+    )
+    min_duration_s: float = Field(
+        default=3.0,
+        ge=0,
+        le=600,
+        description="A tracked person counts once seen this long (people passing do not).",
+    )
+    min_presence: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="Share of the frames of the last min_duration_s in which the person must "
+        "be seen bare-headed in the zone (absorbs helmet/head flips of the detector).",
+    )
+    clear_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        description="Nobody counted for this long ends the alert.",
+    )
+    cooldown_s: float = Field(
+        default=60.0, ge=0, description="Bare heads again within this time reopen the alert."
+    )
+
+
+class MotionGating(Section):
+    """Skip inference on frames where nothing moved (the last detections stand in)."""
+
+    enabled: bool = Field(default=True, description="Off: every sampled frame is inferred.")
+    pixel_threshold: float = Field(
+        default=12.0, gt=0, le=255, description="Grey levels a pixel must change by."
+    )
+    min_changed_fraction: float = Field(
+        default=0.002, ge=0, lt=1, description="Share of the frame that must change."
+    )
+    max_skip_s: float = Field(
+        default=5.0, gt=0, le=300, description="Run inference at least this often anyway."
+    )
 
 
 class Rules(Section):
     """Parameters of every rule."""
+
+    motion: MotionGating = Field(default_factory=MotionGating)
 
     blocked_exit: BlockedExitRule = Field(default_factory=BlockedExitRule)
     flame: FlameRule = Field(default_factory=FlameRule)

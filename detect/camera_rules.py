@@ -1,0 +1,167 @@
+"""Every rule of one camera, fed frame by frame: the same code runs live and in ``replay``.
+
+``CameraRules.exits`` compares exit zones with the reference image (slow period, its own), and
+``CameraRules.detections`` runs the tracker, the flame rule and the hard hat rule on a sampled
+frame's detections. Both return observations with the zone outline attached; time is whatever
+clock the caller uses (wall time live, video time in replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
+from detect.detections import Detections
+from detect.exit_compare import Gray
+from detect.exit_measure import ExitMeasureParams, measure_exit
+from detect.flame_rule import FlameParams, FlameState, flame_step
+from detect.hardhat_rule import HardhatParams, HardhatState, hardhat_step
+from detect.observations import Observation
+from detect.tracker import TrackerParams, TrackerState, track
+from detect.zone_filter import ZoneArea, rasterise_zones
+from detect.zones import ZoneShape
+
+EXIT = "exit"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleParams:
+    """Parameters of every rule of a camera (built from the site configuration)."""
+
+    blocked_exit: BlockedExitParams = field(default_factory=BlockedExitParams)
+    exit_measure: ExitMeasureParams = field(default_factory=ExitMeasureParams)
+    flame: FlameParams | None = field(default_factory=FlameParams)  # None: rule off
+    hardhat: HardhatParams | None = field(default_factory=HardhatParams)  # None: rule off
+    tracker: TrackerParams = field(default_factory=TrackerParams)
+
+
+@dataclass
+class ExitWatch:
+    """One exit zone's rule state and previous grey image."""
+
+    zone: ZoneShape
+    obstacle_classes: tuple[str, ...] = ()
+    state: ExitState = field(default_factory=ExitState)
+    previous: Gray | None = None
+    last_reason: str = ""
+
+
+@dataclass
+class CameraRules:
+    """Rule states of one camera."""
+
+    camera: str
+    zones: Sequence[ZoneShape]
+    params: RuleParams
+    obstacle_classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exit_watches: list[ExitWatch] = field(default_factory=list)
+    tracker: TrackerState = field(default_factory=TrackerState.empty)
+    flame: FlameState = field(default_factory=FlameState)
+    hardhat: HardhatState = field(default_factory=HardhatState)
+    _areas: list[ZoneArea] = field(default_factory=list)
+    _size: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        self.exit_watches = [
+            ExitWatch(zone, self.obstacle_classes.get(zone.name, ()))
+            for zone in self.zones
+            if zone.kind == EXIT
+        ]
+
+    @property
+    def has_detection_rules(self) -> bool:
+        """Whether the flame or hard hat rule is on."""
+        return self.params.flame is not None or self.params.hardhat is not None
+
+    def resume_blocked(self, zone_names: set[str], now: float) -> None:
+        """Exit zones whose alert is still open (after a restart) start as blocked."""
+        for watch in self.exit_watches:
+            if watch.zone.name in zone_names:
+                watch.state = ExitState(ZonePhase.BLOCKED, now)
+
+    def areas(self, width: int, height: int) -> list[ZoneArea]:
+        """The zones rasterised at this frame size (cached)."""
+        if self._size != (width, height):
+            self._areas = rasterise_zones(self.zones, width, height)
+            self._size = (width, height)
+        return self._areas
+
+    def exits(
+        self,
+        reference: Gray,
+        current: Gray,
+        detections: Detections | None,
+        now: float,
+    ) -> list[Observation]:
+        """One exit check of every exit zone (grey images from ``exit_compare.to_gray``)."""
+        height, width = current.shape
+        areas = {area.name: area for area in self.areas(width, height)}
+        found: list[Observation] = []
+        for watch in self.exit_watches:
+            area = areas[watch.zone.name]
+            measured = measure_exit(
+                reference,
+                current,
+                watch.previous,
+                area,
+                detections,
+                watch.obstacle_classes,
+                self.params.exit_measure,
+            )
+            watch.previous = current
+            watch.last_reason = measured.reason
+            watch.state, observations = step(
+                watch.state,
+                measured.blocked_fraction,
+                now,
+                self.params.blocked_exit,
+                self.camera,
+                watch.zone.name,
+            )
+            found += [replace(o, outline=area.outline) for o in observations]
+        return found
+
+    def detections(
+        self, detections: Detections, now: float, resolution_wh: tuple[int, int]
+    ) -> list[Observation]:
+        """The flame and hard hat rules on one sampled frame's detections."""
+        width, height = resolution_wh
+        areas = self.areas(width, height)
+        outlines = {area.name: area.outline for area in areas}
+        found: list[Observation] = []
+        if self.params.flame is not None:
+            self.flame, observations = flame_step(
+                self.flame, detections, now, self.params.flame, self.camera, areas, resolution_wh
+            )
+            found += observations
+        if self.params.hardhat is not None:
+            self.tracker, tracked = track(self.tracker, detections, now, self.params.tracker)
+            self.hardhat, observations = hardhat_step(
+                self.hardhat, tracked, now, self.params.hardhat, self.camera, areas
+            )
+            found += [replace(o, outline=outlines.get(o.zone, ())) for o in observations]
+        return found
+
+
+def merge_detections(parts: Sequence[Detections]) -> Detections:
+    """Detections of several models as one set over the union of their class names."""
+    if len(parts) == 1:
+        return parts[0]
+    names: list[str] = []
+    for part in parts:
+        names += [name for name in part.class_names if name not in names]
+    if not parts:
+        return Detections.empty()
+    remapped = [
+        np.array([names.index(part.name_of(int(c))) for c in part.class_id], np.int32)
+        for part in parts
+    ]
+    return Detections(
+        np.concatenate([part.xyxy for part in parts]).astype(np.float32),
+        np.concatenate([part.confidence for part in parts]).astype(np.float32),
+        np.concatenate(remapped).astype(np.int32),
+        tuple(names),
+    )
