@@ -138,7 +138,10 @@ class CameraRules:
             )
             found += observations
         if self.params.hardhat is not None:
-            self.tracker, tracked = track(self.tracker, detections, now, self.params.tracker)
+            heads = detections.of_class(
+                self.params.hardhat.head_class, self.params.hardhat.helmet_class
+            )
+            self.tracker, tracked = track(self.tracker, heads, now, self.params.tracker)
             self.hardhat, observations = hardhat_step(
                 self.hardhat, tracked, now, self.params.hardhat, self.camera, areas
             )

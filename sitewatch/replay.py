@@ -24,6 +24,7 @@ from detect.observations import Observation, Phase
 from detect.references import ReferenceStore
 from ingest.camera_reader import CameraReader, Pacing, ReaderSettings
 from ingest.frames import Image
+from ingest.status import CameraState
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import CameraWork, Tick, analyse, fit_reference, merged
 from sitewatch.rule_setup import camera_work
@@ -165,7 +166,9 @@ def replay(
             finished = reader.finished.is_set()  # read first: no frame comes after it
             pending = reader.latest.take_newer_pending(last)
             if pending is None:
-                if finished or not reader.is_alive():
+                # A file that cannot be read (or breaks off) is not retried as a camera is.
+                broken = reader.status.state in {CameraState.OFFLINE, CameraState.STALLED}
+                if finished or broken or not reader.is_alive():
                     break
                 time.sleep(0.001)
                 continue
@@ -200,7 +203,7 @@ def replay(
     return ReplayResult(
         str(video),
         camera.name,
-        round(video_time, 2),
+        round(max(video_time, duration or 0.0), 2),
         frames,
         sampled,
         work.inferred,

@@ -74,7 +74,6 @@ def run(scene: Scene, seconds: int, obstacle_classes: tuple[str, ...] = ()) -> l
     return phases
 
 
-
 def clear_scene(second: int) -> tuple[np.ndarray, Detections | None]:
     return corridor(second + 1), no_detections()
 

@@ -1,0 +1,219 @@
+"""The hard hat rule (behind the tracker) on tables of timed detections sampled at 2 fps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from detect.detections import Detections
+from detect.hardhat_rule import FRAME_ZONE, HardhatParams, HardhatState, hardhat_step
+from detect.observations import Hazard, Observation, Phase, Severity
+from detect.tracker import TrackerParams, TrackerState, track
+from detect.zone_filter import rasterise_zones
+from detect.zones import ZoneShape
+
+NAMES = ("fire", "smoke", "helmet", "head")
+SIZE = (640, 480)
+DT = 0.5
+PARAMS = HardhatParams()  # 3 s, 60 % of the frames, clear after 15 s
+
+# the lower left of the frame: x < 448, y > 144
+BAY = ZoneShape("loading-bay", "hardhat_required", ((0, 0.3), (0.7, 0.3), (0.7, 1), (0, 1)))
+YARD = ZoneShape("yard", "hardhat_required", ((0.75, 0), (1, 0), (1, 1), (0.75, 1)))
+MIRROR = ZoneShape("mirror", "ignore", ((0, 0.3), (0.2, 0.3), (0.2, 0.6), (0, 0.6)))
+
+Row = tuple[str, float, float, float]  # class, confidence, centre x, centre y
+Person = Callable[[float], Row | None]  # what the detector sees of one person at a time
+
+
+def frame(rows: list[Row]) -> Detections:
+    """40 px square head boxes."""
+    if not rows:
+        return Detections.empty(NAMES)
+    xyxy = [(x - 20, y - 20, x + 20, y + 20) for _, _, x, y in rows]
+    return Detections(
+        np.array(xyxy, np.float32),
+        np.array([c for _, c, _, _ in rows], np.float32),
+        np.array([NAMES.index(n) for n, *_ in rows], np.int32),
+        NAMES,
+    )
+
+
+def standing(
+    x: float,
+    y: float,
+    start: float = 0.0,
+    end: float = 20.0,
+    classes: str = "h",
+    confidence: float = 0.8,
+) -> Person:
+    """A person swaying a little on the spot; ``classes`` cycles per frame (h head, H helmet)."""
+
+    def seen(t: float) -> Row | None:
+        if not start <= t < end:
+            return None
+        index = round((t - start) / DT)
+        name = "head" if classes[index % len(classes)] == "h" else "helmet"
+        return (name, confidence, x + 3 * (index % 3), y)
+
+    return seen
+
+
+def walking(x: float, y: float, start: float, end: float, px_per_s: float) -> Person:
+    def seen(t: float) -> Row | None:
+        return ("head", 0.8, x + px_per_s * (t - start), y) if start <= t <= end else None
+
+    return seen
+
+
+def then(first: Person, switch_at: float, second: Person) -> Person:
+    """``first`` until ``switch_at``, then ``second``."""
+    return lambda t: first(t) if t < switch_at else second(t)
+
+
+def observe(
+    people: list[Person],
+    duration_s: float,
+    zones: list[ZoneShape] | None = None,
+    params: HardhatParams = PARAMS,
+) -> list[Observation]:
+    areas = rasterise_zones([BAY] if zones is None else zones, *SIZE)
+    tracker, state = TrackerState.empty(), HardhatState()
+    seen: list[Observation] = []
+    for index in range(round(duration_s / DT)):
+        now = index * DT
+        rows = [row for person in people if (row := person(now)) is not None]
+        tracker, tracked = track(tracker, frame(rows), now, TrackerParams())
+        state, found = hardhat_step(state, tracked, now, params, "cam", areas)
+        seen += found
+    return seen
+
+
+def summary(observations: list[Observation]) -> list[tuple[float, Phase, int]]:
+    return [(o.time, o.phase, int(o.details["count"])) for o in observations]
+
+
+@pytest.mark.parametrize(
+    ("people", "expected"),
+    [
+        pytest.param([], [], id="nobody"),
+        pytest.param(
+            [standing(200, 300)],
+            # tracked from 0.5 s (min_hits 2), counts from 3.5 s; leaves at 20 s, still bare in
+            # >= 60 % of the last 3 s until 20.5 s; ends 15 s later
+            [(3.5, Phase.START, 1), (35.5, Phase.END, 0)],
+            id="bare head standing in the zone",
+        ),
+        pytest.param([walking(100, 300, 5.0, 6.0, 100)], [], id="walks through the zone in 1 s"),
+        pytest.param([standing(200, 300, start=5.0, end=5.5)], [], id="seen once"),
+        pytest.param(
+            [standing(200, 300, start=5.0, end=7.5)], [], id="seen 2.5 s, shorter than 3 s"
+        ),
+        pytest.param([standing(550, 300)], [], id="standing outside the zone"),
+        pytest.param([standing(200, 100)], [], id="above the zone"),
+        pytest.param([standing(200, 300, classes="H")], [], id="wearing a hard hat"),
+        pytest.param([standing(200, 300, classes="HHh")], [], id="helmet/head flicker, 1/3 bare"),
+        pytest.param([standing(200, 300, classes="Hh")], [], id="helmet/head flicker, 1/2 bare"),
+        pytest.param([standing(200, 300, confidence=0.45)], [], id="bare head below the threshold"),
+        pytest.param([standing(60, 200)], [], id="in an ignore zone"),
+        pytest.param(
+            [then(standing(200, 300, classes="H"), 10.0, standing(200, 300, start=10.0))],
+            [(12.0, Phase.START, 1), (35.5, Phase.END, 0)],
+            id="takes the hard hat off after 10 s",
+        ),
+        pytest.param(
+            [standing(150, 300), standing(250, 300, start=8.0)],
+            [(3.5, Phase.START, 1), (11.5, Phase.UPDATE, 2), (35.5, Phase.END, 0)],
+            id="a second person joins",
+        ),
+    ],
+)
+def test_hardhat_table(people: list[Person], expected: list[tuple[float, Phase, int]]) -> None:
+    assert summary(observe(people, 40.0, [BAY, MIRROR])) == expected
+
+
+def test_the_walker_is_tracked_and_counts_with_a_short_duration() -> None:
+    """The control of the walk-through case: the same walker alerts when 0.5 s suffice."""
+    walker = walking(100, 300, 5.0, 6.0, 100)
+    assert observe([walker], 30.0) == []
+    quick = observe([walker], 30.0, params=HardhatParams(min_duration_s=0.5))
+    assert [o.phase for o in quick] == [Phase.START, Phase.END]
+
+
+def test_flicker_mostly_bare_still_alerts() -> None:
+    """The counterpart of the flicker cases: bare in 2 of 3 frames counts."""
+    observations = observe([standing(200, 300, classes="hhH")], 20.0)
+    assert [o.phase for o in observations][:1] == [Phase.START]
+
+
+def test_crew_of_three() -> None:
+    """Three people without hard hats: one incident; one puts a hard hat on; all leave."""
+    crew = [
+        standing(100, 300),
+        standing(200, 300),
+        then(standing(300, 300), 10.0, standing(300, 300, start=10.0, classes="H")),
+    ]
+    observations = observe(crew, 40.0)
+    assert summary(observations) == [
+        (3.5, Phase.START, 3),
+        (11.0, Phase.UPDATE, 2),  # the helmet frames outweigh the bare ones in the window
+        (35.5, Phase.END, 0),  # 15 s after the last of them counted
+    ]
+    start, update, end = observations
+    assert {o.zone for o in observations} == {"loading-bay"}
+    assert start.hazard is Hazard.MISSING_HARDHAT
+    assert start.severity is Severity.WARNING
+    assert start.outline == ((0, 144), (447, 144), (447, 479), (0, 479))
+    assert sorted(b.x1 for b in start.boxes) == [83.0, 183.0, 283.0]  # swayed 3 px
+    assert {b.label for b in start.boxes} == {"head"}
+    assert len(update.boxes) == 2
+    assert end.details == {"count": 0, "peak_count": 3}
+    assert end.boxes == ()
+    assert end.score == pytest.approx(0.8)
+
+
+def test_whole_frame_without_hardhat_zones() -> None:
+    observations = observe([standing(550, 100)], 10.0, zones=[])
+    assert [(o.zone, o.phase) for o in observations] == [(FRAME_ZONE, Phase.START)]
+    assert observations[0].outline == ()
+
+
+def test_one_incident_per_zone() -> None:
+    observations = observe([standing(200, 300), standing(560, 200, start=2.0)], 10.0, [BAY, YARD])
+    assert [(o.time, o.zone, o.phase) for o in observations] == [
+        (3.5, "loading-bay", Phase.START),
+        (5.5, "yard", Phase.START),
+    ]
+
+
+def test_untracked_rows_do_not_count() -> None:
+    """Rows the tracker has not confirmed (tracker_id -1) are ignored."""
+    areas = rasterise_zones([BAY], *SIZE)
+    untracked = frame([("head", 0.9, 200, 300)])
+    untracked = Detections(
+        untracked.xyxy, untracked.confidence, untracked.class_id, NAMES, np.array([-1], np.int32)
+    )
+    state, found = HardhatState(), []
+    for index in range(20):
+        state, observations = hardhat_step(state, untracked, index * DT, PARAMS, "cam", areas)
+        found += observations
+    assert found == []
+
+
+def test_needs_tracked_detections() -> None:
+    with pytest.raises(ValueError, match="tracked"):
+        hardhat_step(HardhatState(), frame([]), 0.0, PARAMS, "cam", [])
+
+
+def test_state_forgets_people_who_left() -> None:
+    areas = rasterise_zones([BAY], *SIZE)
+    tracker, state = TrackerState.empty(), HardhatState()
+    for index in range(60):
+        now = index * DT
+        rows = [("head", 0.8, 200.0, 300.0)] if now < 10 else []
+        tracker, tracked = track(tracker, frame(rows), now, TrackerParams())
+        state, _ = hardhat_step(state, tracked, now, PARAMS, "cam", areas)
+    assert state.tracks == {}
+    assert len(state.frame_times) == 7  # the frames of the last 3 s

@@ -1,0 +1,112 @@
+"""Which detections fall in which zone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detect.detections import Detections
+from detect.zone_filter import (
+    ZoneArea,
+    centers_inside,
+    drop_ignored,
+    of_kind,
+    overlap_share,
+    rasterise_zones,
+    union,
+)
+from detect.zones import ZoneShape
+
+W, H = 200, 100
+NAMES = ("fire", "head")
+# the left half of the frame, in pixels: columns 0..99
+LEFT = ZoneShape("left", "flame_allowed", ((0, 0), (99, 0), (99, 99), (0, 99)), normalized=False)
+# a normalised square in the right part: about x 150..190, y 10..50
+RIGHT = ZoneShape("right", "ignore", ((0.75, 0.1), (0.95, 0.1), (0.95, 0.5), (0.75, 0.5)))
+
+
+def boxes(*xyxy: tuple[float, float, float, float]) -> Detections:
+    n = len(xyxy)
+    return Detections(
+        np.array(xyxy, np.float32).reshape(n, 4),
+        np.full(n, 0.9, np.float32),
+        np.zeros(n, np.int32),
+        NAMES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("box", "inside"),
+    [
+        pytest.param((10, 10, 30, 30), True, id="well inside"),
+        pytest.param((80, 10, 118, 30), True, id="centre at x=99"),
+        pytest.param((90, 10, 130, 30), False, id="centre just outside"),
+        pytest.param((150, 40, 170, 60), False, id="far outside"),
+        pytest.param((-50, -50, -10, -10), False, id="off the frame"),
+    ],
+)
+def test_centres_inside(box: tuple[float, float, float, float], inside: bool) -> None:
+    zone = ZoneArea.rasterise(LEFT, W, H)
+    assert centers_inside(boxes(box), zone).tolist() == [inside]
+
+
+@pytest.mark.parametrize(
+    ("box", "share"),
+    [
+        pytest.param((10, 10, 30, 30), 1.0, id="inside"),
+        pytest.param((80, 0, 120, 10), 0.5, id="half inside"),
+        pytest.param((50, 90, 150, 130), 0.5, id="clipped by the frame bottom, half inside"),
+        pytest.param((100, 0, 150, 50), 0.0, id="outside, touching the edge"),
+        pytest.param((300, 0, 350, 50), 0.0, id="off the frame"),
+        pytest.param((10, 10, 10, 10), 0.0, id="empty box"),
+    ],
+)
+def test_overlap_share(box: tuple[float, float, float, float], share: float) -> None:
+    zone = ZoneArea.rasterise(LEFT, W, H)
+    assert overlap_share(boxes(box), zone).tolist() == [pytest.approx(share)]
+
+
+def test_overlap_share_matches_counting_pixels() -> None:
+    """The integral image gives what summing the mask over each box gives."""
+    zone = ZoneArea.rasterise(RIGHT, W, H)
+    rng = np.random.default_rng(7)
+    corners = rng.integers(-20, 220, size=(200, 2, 2))
+    xyxy = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1).astype(np.float32)
+    shares = zone.overlap_share(xyxy)
+    for (x1, y1, x2, y2), share in zip(xyxy.astype(int), shares, strict=True):
+        window = zone.mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
+        expected = window.mean() if window.size else 0.0
+        assert share == pytest.approx(expected, abs=1e-6)
+
+
+def test_ignore_zones_drop_detections_centred_in_them() -> None:
+    zones = rasterise_zones([LEFT, RIGHT], W, H)
+    found = boxes((10, 10, 30, 30), (160, 20, 180, 40), (120, 20, 170, 40))
+    kept = drop_ignored(found, zones)
+    # only the box centred in the ignore zone goes; the flame_allowed zone removes nothing
+    assert kept.xyxy[:, 0].tolist() == [10, 120]  # centre x 145: left of the zone (149)
+
+
+def test_no_ignore_zone_keeps_everything() -> None:
+    found = boxes((10, 10, 30, 30), (160, 20, 180, 40))
+    assert len(drop_ignored(found, rasterise_zones([LEFT], W, H))) == 2
+
+
+def test_union_and_kinds() -> None:
+    zones = rasterise_zones([LEFT, RIGHT], W, H)
+    assert [z.name for z in of_kind(zones, "ignore")] == ["right"]
+    assert union([], "none", "ignore") is None
+    both = union(zones, "both", "any")
+    assert both is not None
+    assert both.mask.sum() == zones[0].mask.sum() + zones[1].mask.sum()
+    assert overlap_share(boxes((90, 10, 110, 30), (150, 20, 190, 40)), both).tolist() == [
+        pytest.approx(0.5),
+        pytest.approx(1.0),
+    ]
+
+
+def test_whole_frame_zone_and_outline() -> None:
+    frame = ZoneArea.whole_frame("frame", "hardhat_required", W, H)
+    assert centers_inside(boxes((0, 0, 2, 2), (198, 98, 200, 100)), frame).all()
+    assert frame.outline == ()
+    assert ZoneArea.rasterise(LEFT, W, H).outline == ((0, 0), (99, 0), (99, 99), (0, 99))
