@@ -29,6 +29,8 @@ from alerts.contract import load_schema
 from sitewatch.demo.scene import EXIT_ZONE, SceneSpec, render_scene
 from tests.servers import BrokerInfo, free_port, mosquitto, rtsp_server
 
+ROOT = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.integration
 CAMERA_PASSWORD = "e2e-Secret-771"
 CHROMIUM_ARGS = [
@@ -109,6 +111,7 @@ def write_config(tmp_path: Path, rtsp_url: str, broker: BrokerInfo, api_port: in
                 "zones": [{"name": "fire-exit", "kind": "exit", "points": list(EXIT_ZONE)}],
             }
         ],
+        "models": [{"name": "hazards", "path": str(ROOT / "models" / "hazards.onnx")}],
         "rules": {"blocked_exit": {"check_interval_s": 0.5, "dwell_s": 3, "clear_s": 3}},
         "clips": {"pre_roll_s": 5, "post_roll_s": 10, "max_clip_s": 10},
         "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": "sitewatch"},
@@ -146,6 +149,9 @@ def test_one_blocked_exit_alert_reaches_the_platform(
                 clip_path = tmp_path / "clip.mp4"
                 clip_check = fetch(clip_event["after"], "clip", clip_path)
                 played = play_in_chromium(clip_event["after"]["clip"]["url"], tmp_path)
+                health_url = f"http://127.0.0.1:{api_port}/api/health"
+                with urllib.request.urlopen(health_url, timeout=5) as response:
+                    health = json.loads(response.read())
             finally:
                 process.send_signal(signal.SIGTERM)
                 stopped_at = time.monotonic()
@@ -154,7 +160,12 @@ def test_one_blocked_exit_alert_reaches_the_platform(
     client.loop_stop()
     logs = log_path.read_text()
 
-    news = [a for a in inbox.alerts() if a["type"] == "new"]
+    # The detector ran on the live frames (motion-gated) beside the exit comparison.
+    assert health["detector_hazards_frames"] > 0, health
+    assert "detector_hazards_ms_per_frame" in health
+    news = [
+        a for a in inbox.alerts() if a["type"] == "new" and a["after"]["hazard"] == "blocked_exit"
+    ]
     assert len(news) == 1, inbox.alerts()
     event = news[0]
     jsonschema.validate(event, load_schema())
