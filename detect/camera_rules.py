@@ -125,16 +125,23 @@ class CameraRules:
         return found
 
     def detections(
-        self, detections: Detections, now: float, resolution_wh: tuple[int, int]
+        self,
+        detections: Detections,
+        now: float,
+        resolution_wh: tuple[int, int],
+        featureless: bool = False,
     ) -> list[Observation]:
-        """The flame and hard hat rules on one sampled frame's detections."""
+        """The flame and hard hat rules on one sampled frame's detections. On a ``featureless``
+        frame (covered or black camera, which the detector reads as smoke) the flame rule sees
+        nothing."""
         width, height = resolution_wh
         areas = self.areas(width, height)
         outlines = {area.name: area.outline for area in areas}
         found: list[Observation] = []
         if self.params.flame is not None:
+            seen = Detections.empty(detections.class_names) if featureless else detections
             self.flame, observations = flame_step(
-                self.flame, detections, now, self.params.flame, self.camera, areas, resolution_wh
+                self.flame, seen, now, self.params.flame, self.camera, areas, resolution_wh
             )
             found += observations
         if self.params.hardhat is not None:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from alerts.service import AlertService
+from detect.blank_frame import is_featureless
 from detect.camera_rules import CameraRules, merge_detections
 from detect.detections import Detections
 from detect.exit_compare import Gray, to_gray
@@ -101,7 +102,8 @@ def analyse(
         work.detections, work.detections_at = fresh, frame_time
     detected = tick is Tick.REUSE or (tick is Tick.INFER and fresh is not None)
     if detected and work.detections is not None:
-        found += work.rules.detections(work.detections, frame_time, (width, height))
+        blank = is_featureless(image)
+        found += work.rules.detections(work.detections, frame_time, (width, height), blank)
     if work.exit_period_s is not None and now >= work.next_exit_due:
         work.next_exit_due = now + work.exit_period_s
         current = to_gray(image)

@@ -15,11 +15,13 @@ import pytest
 
 from sitewatch.demo.scene import (
     EXIT_ZONE,
+    LIGHT_STATES,
     SceneSpec,
     ensure_scene,
     exit_zone_pixels,
     frame_count,
     iter_frames,
+    lights_at,
     render_scene,
 )
 
@@ -96,6 +98,34 @@ def test_worker_walks_by_but_never_into_the_exit_zone() -> None:
     assert max(in_zone) == 0.0
 
 
+def test_without_the_obstacle_the_exit_stays_clear() -> None:
+    spec = SceneSpec(width=320, height=180, fps=2, duration_s=6.0, obstacle_at_s=1.0)
+    zone = zone_mask(spec)
+    clear = list(iter_frames(replace(spec, obstacle=False)))
+    blocked = list(iter_frames(spec))
+    assert abs_diff(clear[0], clear[-1])[zone].mean() < 10.0
+    assert abs_diff(blocked[0], blocked[-1])[zone].mean() > 30.0
+
+
+def test_lights_switch_on_dim_off_and_on_again() -> None:
+    spec = SceneSpec(
+        width=320, height=180, fps=2, duration_s=6.5, obstacle=False, light_switch_period_s=2.0
+    )
+    assert LIGHT_STATES == ("on", "dim", "off")
+    states = [lights_at(t, spec) for t in (0.0, 1.9, 2.0, 4.0, 6.0)]
+    assert states == ["on", "on", "dim", "off", "on"]
+    assert lights_at(1000.0, SceneSpec()) == "on"  # by default the lights stay on
+
+    frames = list(iter_frames(spec))  # t = 0, 0.5, ... 6.0
+    steady = list(iter_frames(replace(spec, light_switch_period_s=None)))
+    assert np.array_equal(frames[0], steady[0])  # "on" is the usual picture
+    brightness = [float(f[20:].mean()) for f in frames]  # below the clock
+    on, dim, off, again = brightness[0], brightness[4], brightness[8], brightness[12]
+    assert off < 0.5 * on
+    assert off < dim < 0.85 * on
+    assert again == pytest.approx(on, abs=3.0)
+
+
 def test_same_seed_gives_the_same_frames_and_another_seed_does_not() -> None:
     spec = SceneSpec(width=320, height=180, fps=5, duration_s=2.0)
     a = next(itertools.islice(iter_frames(spec), 7, None))
@@ -108,6 +138,8 @@ def test_same_seed_gives_the_same_frames_and_another_seed_does_not() -> None:
 def test_bad_sizes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="even"):
         render_scene(tmp_path / "odd.mp4", SceneSpec(width=321, height=180))
+    with pytest.raises(ValueError, match="light_switch_period_s"):
+        render_scene(tmp_path / "dark.mp4", SceneSpec(light_switch_period_s=0.0))
     assert not list(tmp_path.iterdir())
 
 

@@ -3,7 +3,10 @@
 The aisle ends at a far wall with an emergency exit. A worker walks by now
 and then (never through the exit zone); from ``SceneSpec.obstacle_at_s`` a
 pallet of boxes slides into the floor area in front of the exit door
-(``EXIT_ZONE``) within ``OBSTACLE_SLIDE_S`` and stays there.
+(``EXIT_ZONE``) within ``OBSTACLE_SLIDE_S`` and stays there (unless
+``SceneSpec.obstacle`` is off). With ``SceneSpec.light_switch_period_s`` set,
+the hall lights cycle on -> dim -> off -> on ... (``LIGHT_STATES``), switching
+at once every period, as high-bay LEDs do.
 
 The static background is ray cast and drawn once (2x supersampled, with a
 camera-depth map); moving things are drawn per frame and depth tested
@@ -88,6 +91,8 @@ class SceneSpec:
     obstacle_at_s: float = 8.0  # when the obstacle starts entering the exit zone
     seed: int = 7
     crf: int = 23  # x264 quality: lower is more bits (18 and below looks like a real camera's)
+    obstacle: bool = True  # False: the exit stays clear all along (obstacle_at_s is ignored)
+    light_switch_period_s: float | None = None  # None: lights stay on; else see LIGHT_STATES
 
 
 # --------------------------------------------------------------------------- camera
@@ -373,12 +378,42 @@ _SURFACES: tuple[Callable[[_Hits, np.random.Generator], Floats], ...] = (
 )
 
 
-def _lighting(hit: _Hits) -> Floats:
-    light = np.full(hit.x.shape, 0.62, dtype=np.float32)
+# Light states in switching order: (name, ambient light, lamp strength); "on" is how the
+# background is drawn, the others scale it (daylight and emergency light remain when "off").
+_LIGHTS: tuple[tuple[str, float, float], ...] = (
+    ("on", 0.62, 0.55),
+    ("dim", 0.45, 0.22),
+    ("off", 0.2, 0.0),
+)
+LIGHT_STATES: tuple[str, ...] = tuple(name for name, _, _ in _LIGHTS)
+"""The lights' states in switching order (``SceneSpec.light_switch_period_s``)."""
+
+
+def _lighting(hit: _Hits, ambient: float = _LIGHTS[0][1], lamps: float = _LIGHTS[0][2]) -> Floats:
+    light = np.full(hit.x.shape, ambient, dtype=np.float32)
     for lx, ly, lz in _LAMPS:
         d2 = (hit.x - lx) ** 2 + (hit.y - ly) ** 2 + (hit.z - lz) ** 2
-        light += 0.55 * np.exp(-d2 / 18.0)
+        light += lamps * np.exp(-d2 / 18.0)
     return light
+
+
+def lights_at(t: float, spec: SceneSpec) -> str:
+    """The state of the lights (one of ``LIGHT_STATES``) at ``t`` seconds."""
+    if spec.light_switch_period_s is None:
+        return LIGHT_STATES[0]
+    return LIGHT_STATES[int(t // spec.light_switch_period_s) % len(LIGHT_STATES)]
+
+
+def _light_gains(spec: SceneSpec) -> dict[str, Floats]:
+    """Per state, the per-pixel factor (H x W x 1) from the lights on to that state."""
+    if spec.light_switch_period_s is None:
+        return {}
+    hit = _ray_cast(spec.width, spec.height)
+    full = _lighting(hit)
+    return {
+        name: np.asarray((_lighting(hit, ambient, lamps) / full)[..., None], dtype=np.float32)
+        for name, ambient, lamps in _LIGHTS[1:]
+    }
 
 
 def _shell(w: int, h: int, rng: np.random.Generator) -> _Canvas:
@@ -618,8 +653,8 @@ def _obstacle_layout(rng: np.random.Generator) -> list[_Box]:
 
 
 def _obstacle_x(t: float, spec: SceneSpec) -> float | None:
-    """Centre X of the pallet load at ``t``; None before it shows up."""
-    if t < spec.obstacle_at_s:
+    """Centre X of the pallet load at ``t``; None before it shows up (or without one)."""
+    if not spec.obstacle or t < spec.obstacle_at_s:
         return None
     p = min(1.0, (t - spec.obstacle_at_s) / OBSTACLE_SLIDE_S)
     ease = 1 - (1 - p) ** 2  # pushed in fast, then braking
@@ -828,6 +863,7 @@ class _Stage:
         self.load = _obstacle_layout(rng)
         self.noise = _noise_frames(spec, rng)
         self.settled: _Canvas | None = None  # background with the load in place
+        self.gains = _light_gains(spec)
 
     def _base(self, t: float) -> _Canvas:
         x = _obstacle_x(t, self.spec)
@@ -848,7 +884,10 @@ class _Stage:
         walker = _walker_at(t)
         if walker is not None:
             _draw_walker(canvas, walker)
-        return canvas.img
+        gain = self.gains.get(lights_at(t, self.spec))
+        if gain is None:
+            return canvas.img
+        return np.asarray(np.clip(canvas.img * gain, 0, 255), dtype=np.uint8)
 
     def frame(self, index: int) -> Image:
         t = index / self.spec.fps
@@ -863,6 +902,8 @@ def _check(spec: SceneSpec) -> None:
         raise ValueError(f"frame size must be even and at least 64x36: {spec.width}x{spec.height}")
     if spec.fps <= 0 or spec.duration_s <= 0:
         raise ValueError(f"fps and duration_s must be positive: {spec.fps}, {spec.duration_s}")
+    if spec.light_switch_period_s is not None and spec.light_switch_period_s <= 0:
+        raise ValueError(f"light_switch_period_s must be positive: {spec.light_switch_period_s}")
 
 
 def frame_count(spec: SceneSpec) -> int:
