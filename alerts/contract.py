@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -100,10 +101,11 @@ def event_payload(
     site: str,
     created_at: float,
     evidence_base_url: str,
+    case: Mapping[str, Any] | None = None,
 ) -> str:
-    """The JSON text of one alert event."""
+    """The JSON text of one alert event (``case``: the workflow action of a ``state`` event)."""
     before = change.before
-    document = {
+    document: dict[str, Any] = {
         "schema": ALERT_EVENT_SCHEMA,
         "event_id": event_id,
         "type": change.type.value,
@@ -111,6 +113,8 @@ def event_payload(
         "before": None if before is None else alert_document(before, site, evidence_base_url),
         "after": alert_document(change.after, site, evidence_base_url),
     }
+    if case is not None:
+        document["case"] = dict(case)
     return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 

@@ -7,16 +7,19 @@ the message that announces it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from alerts.model import Alert, AlertChange, Evidence, EvidenceKind
+from alerts import audit
+from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -83,8 +86,123 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT alert_id, 'snapshot', 1, snapshot_path, snapshot_sha256, started_at
         FROM alerts WHERE snapshot_path IS NOT NULL;
     """,
+    # 3: the case workflow (owner, deadline), hashed API tokens, a hash-chained audit trail
+    # (existing rows are chained by _seal_audit_trail) and indexes for filtered alert lists.
+    """
+    ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE INDEX audit_by_alert ON audit (alert_id, seq);
+    CREATE TABLE cases (
+        alert_id TEXT PRIMARY KEY REFERENCES alerts (alert_id),
+        owner TEXT,
+        deadline REAL,
+        escalated_at REAL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        token_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        salt TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at REAL
+    );
+    CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    CREATE INDEX alerts_by_start ON alerts (started_at, alert_id);
+    CREATE INDEX alerts_by_camera ON alerts (camera, started_at, alert_id);
+    CREATE INDEX alerts_by_hazard ON alerts (hazard, started_at, alert_id);
+    CREATE INDEX alerts_by_state ON alerts (workflow_state, started_at, alert_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+APPEND_ONLY_TRIGGERS = """
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+
+def _seal_audit_trail(db: sqlite3.Connection) -> None:
+    """Migration 3, after its script: chain any earlier audit rows, record the alerts and
+    evidence stored before the trail existed, then make the table append-only."""
+    prev = audit.GENESIS_HASH
+    rows = db.execute(f"SELECT {audit.ENTRY_COLUMNS} FROM audit ORDER BY seq").fetchall()
+    for row in rows:
+        entry = audit.entry_from_row(row)
+        digest = audit.entry_hash(
+            entry.seq, entry.at, entry.actor, entry.action, entry.alert_id, entry.detail, prev
+        )
+        db.execute(
+            "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, entry.seq)
+        )
+        prev = digest
+    for alert in read_alerts(db, "ORDER BY started_at, alert_id", ()):
+        _audit_alert(db, alert.started_at, None, alert, {"migrated": True})
+    for statement in statements(APPEND_ONLY_TRIGGERS):
+        db.execute(statement)
+
+
+def statements(script: str) -> list[str]:
+    """Split an SQL script into complete statements (triggers keep their inner semicolons);
+    ``executescript`` would commit the open migration transaction."""
+    found: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                found.append(pending.strip())
+            pending = ""
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored, with its position (SQLite rowid) for live streams."""
+
+    position: int
+    event_id: str
+    alert_id: str
+    type: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts a list shows (None: any)."""
+
+    camera: str | None = None
+    hazard: str | None = None
+    state: str | None = None
+    started_from: float | None = None  # inclusive
+    started_to: float | None = None  # exclusive
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions and their parameters."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("camera", self.camera),
+            ("hazard", self.hazard),
+            ("workflow_state", self.state),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        if self.started_from is not None:
+            conditions.append("started_at >= ?")
+            params.append(self.started_from)
+        if self.started_to is not None:
+            conditions.append("started_at < ?")
+            params.append(self.started_to)
+        return conditions, params
+
+
+AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {3: _seal_audit_trail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +245,23 @@ class Ledger:
             for number in range(version, SCHEMA_VERSION):
                 script = MIGRATIONS[number]
                 try:
-                    self._db.executescript(
-                        f"BEGIN IMMEDIATE;{script}PRAGMA user_version={number + 1};COMMIT;"
-                    )
+                    self._db.execute("BEGIN IMMEDIATE")
+                    for statement in statements(script):
+                        self._db.execute(statement)
+                    hook = AFTER_MIGRATION.get(number + 1)
+                    if hook is not None:
+                        hook(self._db)
+                    self._db.execute(f"PRAGMA user_version={number + 1}")
+                    self._db.execute("COMMIT")
                 except sqlite3.Error:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
                     raise
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed at the end, rolled back on error.
+        Other modules use it to write several tables atomically."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -145,6 +270,25 @@ class Ledger:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads (the single connection is shared, so reads hold the lock)."""
+        with self._lock:
+            yield self._db
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A separate read-only connection inside one read transaction: a consistent view for
+        long reads (audit verification, dossiers) that never blocks the writer."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("BEGIN")
+            yield db
+        finally:
+            db.close()
 
     def close(self) -> None:
         """Checkpoint and close."""
@@ -165,11 +309,21 @@ class Ledger:
         event_id: str,
         created_at: float,
         topic: str,
-        payload: str,
-    ) -> None:
-        """Store the alert as it is after ``change``, its event and its outbox row, atomically."""
-        alert = change.after
-        with self._transaction() as db:
+        payload: str | Callable[[AlertChange], str],
+    ) -> AlertChange:
+        """Store the alert as it is after ``change``, its event, its outbox row and its audit
+        entries (creation, end, new evidence with digests), atomically.
+
+        Detection never changes a case's workflow state: the stored state wins and ``payload``,
+        when a callable, is built from the change as stored (which is returned).
+        """
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT workflow_state FROM alerts WHERE alert_id = ?", (change.after.alert_id,)
+            ).fetchone()
+            if row is not None and row[0] != change.after.workflow_state:
+                change = _with_workflow_state(change, row[0])
+            alert = change.after
             db.execute(
                 """
                 INSERT INTO alerts (alert_id, camera, zone, hazard, severity, score, peak_score,
@@ -178,7 +332,7 @@ class Ledger:
                 ON CONFLICT (alert_id) DO UPDATE SET severity = excluded.severity,
                     score = excluded.score, peak_score = excluded.peak_score,
                     updated_at = excluded.updated_at, ended_at = excluded.ended_at,
-                    workflow_state = excluded.workflow_state, details = excluded.details
+                    details = excluded.details
                 """,
                 (
                     alert.alert_id,
@@ -219,21 +373,22 @@ class Ledger:
                     if e.removed_at is None
                 ],
             )
-            db.execute(
-                "INSERT INTO events (event_id, alert_id, type, created_at, payload)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (event_id, alert.alert_id, change.type.value, created_at, payload),
-            )
-            db.execute(
-                "INSERT INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
-                (event_id, topic, payload, created_at),
-            )
+            text = payload if isinstance(payload, str) else payload(change)
+            insert_event(db, event_id, alert.alert_id, change.type.value, created_at, topic, text)
+            seal = {"event_id": event_id, "event_sha256": sha256_text(text)}
+            if change.type is EventType.END:
+                detail = {"ended_at": alert.ended_at, "peak_score": alert.peak_score, **seal}
+                audit.append(
+                    db, created_at, audit.SYSTEM_ACTOR, "alert.ended", alert.alert_id, detail
+                )
+            _audit_alert(db, created_at, change.before, alert, seal)
+        return change
 
     def mark_delivered(self, seqs: list[int], at: float) -> None:
         """Record PUBACKs."""
         if not seqs:
             return
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.executemany(
                 "UPDATE outbox SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
                 [(at, seq) for seq in seqs],
@@ -241,7 +396,7 @@ class Ledger:
 
     def note_attempt(self, seq: int) -> None:
         """Count a publish attempt (resends show up here)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,))
 
     # --- reads --------------------------------------------------------------------------------
@@ -295,10 +450,13 @@ class Ledger:
             ).fetchall()
         return [json.loads(row["payload"]) for row in rows]
 
-    def set_workflow_state(self, alert_id: str, state: str) -> None:
-        """Change a case's workflow state (the full workflow arrives with the operator API)."""
-        with self._transaction() as db:
+    def set_workflow_state(self, alert_id: str, state: str, at: float | None = None) -> None:
+        """Set a case's workflow state without the workflow's checks (tests, repairs); audited.
+        Operators go through ``alerts.cases.CaseService``."""
+        with self.transaction() as db:
             db.execute("UPDATE alerts SET workflow_state = ? WHERE alert_id = ?", (state, alert_id))
+            when = time.time() if at is None else at
+            audit.append(db, when, audit.SYSTEM_ACTOR, "case.state_set", alert_id, {"to": state})
 
     def evidence_files(self) -> list[tuple[Alert, Evidence]]:
         """Every evidence file still on disk with its alert, oldest alert first."""
@@ -310,38 +468,134 @@ class Ledger:
         return [(a, e) for a in alerts for e in a.evidence if e.removed_at is None]
 
     def mark_evidence_removed(self, alert_id: str, kind: str, part: int, at: float) -> None:
-        """Retention deleted a file: the row stays, with the time."""
-        with self._transaction() as db:
+        """Retention deleted a file: the row stays, with the time (and an audit entry)."""
+        with self.transaction() as db:
             db.execute(
                 "UPDATE evidence SET removed_at = ? WHERE alert_id = ? AND kind = ? AND part = ?",
                 (at, alert_id, kind, part),
             )
+            detail = {"kind": kind, "part": part}
+            audit.append(db, at, "retention", "evidence.removed", alert_id, detail)
+
+    def query_alerts(
+        self, where: AlertFilter, limit: int, before: tuple[float, str] | None = None
+    ) -> list[Alert]:
+        """Newest first (by start, then id), at most ``limit``, strictly after the keyset
+        cursor ``before`` = (started_at, alert_id) of the last alert of the previous page."""
+        conditions, params = where.where()
+        if before is not None:
+            conditions.append("(started_at, alert_id) < (?, ?)")
+            params.extend(before)
+        clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return self._alerts(
+            f"{clause} ORDER BY started_at DESC, alert_id DESC LIMIT ?", (*params, limit)
+        )
+
+    def events_after(self, position: int, limit: int = 500) -> list[StoredEvent]:
+        """Events stored after ``position`` (0: from the first), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, event_id, alert_id, type, payload FROM events"
+                " WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (position, limit),
+            ).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def last_event_position(self) -> int:
+        """The position of the newest event (0 when there is none)."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0])
 
     def _alerts(self, clause: str, params: tuple[Any, ...]) -> list[Alert]:
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM alerts {clause}", params).fetchall()
-            ids = [row["alert_id"] for row in rows]
-            evidence: dict[str, list[Evidence]] = {alert_id: [] for alert_id in ids}
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for e in self._db.execute(
-                    f"SELECT * FROM evidence WHERE alert_id IN ({marks}) ORDER BY kind, part",
-                    chunk,
-                ):
-                    evidence[e["alert_id"]].append(
-                        Evidence(
-                            e["path"],
-                            e["sha256"],
-                            EvidenceKind(e["kind"]),
-                            e["part"],
-                            e["removed_at"],
-                            None
-                            if e["covers_from"] is None
-                            else (e["covers_from"], e["covers_to"]),
-                        )
-                    )
-        return [_alert_from_row(row, tuple(evidence[row["alert_id"]])) for row in rows]
+            return read_alerts(self._db, clause, params)
+
+
+def read_alerts(db: sqlite3.Connection, clause: str, params: tuple[Any, ...]) -> list[Alert]:
+    """Alerts with their evidence (the caller holds the ledger's lock or a transaction)."""
+    rows = db.execute(f"SELECT * FROM alerts {clause}", params).fetchall()
+    ids = [row["alert_id"] for row in rows]
+    evidence: dict[str, list[Evidence]] = {alert_id: [] for alert_id in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for e in db.execute(
+            f"SELECT * FROM evidence WHERE alert_id IN ({marks}) ORDER BY kind, part", chunk
+        ):
+            evidence[e["alert_id"]].append(
+                Evidence(
+                    e["path"],
+                    e["sha256"],
+                    EvidenceKind(e["kind"]),
+                    e["part"],
+                    e["removed_at"],
+                    None if e["covers_from"] is None else (e["covers_from"], e["covers_to"]),
+                )
+            )
+    return [_alert_from_row(row, tuple(evidence[row["alert_id"]])) for row in rows]
+
+
+def insert_event(
+    db: sqlite3.Connection,
+    event_id: str,
+    alert_id: str,
+    event_type: str,
+    created_at: float,
+    topic: str,
+    payload: str,
+) -> None:
+    """An event and its outbox row (inside the caller's transaction)."""
+    db.execute(
+        "INSERT INTO events (event_id, alert_id, type, created_at, payload) VALUES (?, ?, ?, ?, ?)",
+        (event_id, alert_id, event_type, created_at, payload),
+    )
+    db.execute(
+        "INSERT INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
+        (event_id, topic, payload, created_at),
+    )
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of UTF-8 text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _with_workflow_state(change: AlertChange, state: str) -> AlertChange:
+    before = None if change.before is None else replace(change.before, workflow_state=state)
+    return replace(change, before=before, after=replace(change.after, workflow_state=state))
+
+
+def _audit_alert(
+    db: sqlite3.Connection,
+    at: float,
+    before: Alert | None,
+    alert: Alert,
+    extra: dict[str, Any],
+) -> None:
+    """Audit entries for a new alert and for evidence files it did not have before."""
+    if before is None:
+        detail = {
+            "camera": alert.camera,
+            "zone": alert.zone,
+            "hazard": alert.hazard,
+            "severity": alert.severity,
+            "score": alert.score,
+            "started_at": alert.started_at,
+            **extra,
+        }
+        audit.append(db, at, audit.SYSTEM_ACTOR, "alert.created", alert.alert_id, detail)
+    known = set() if before is None else {(e.name, e.sha256) for e in before.evidence}
+    for item in alert.evidence:
+        if item.removed_at is None and (item.name, item.sha256) not in known:
+            detail = {
+                "kind": item.kind.value,
+                "part": item.part,
+                "name": item.name,
+                "path": item.path,
+                "sha256": item.sha256,
+                **extra,
+            }
+            audit.append(db, at, audit.SYSTEM_ACTOR, "evidence.added", alert.alert_id, detail)
 
 
 def _alert_from_row(row: sqlite3.Row, evidence: tuple[Evidence, ...]) -> Alert:

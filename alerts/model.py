@@ -25,6 +25,7 @@ class EvidenceKind(StrEnum):
     PEAK = "peak"  # clean frame at the highest score
     PEAK_ANNOTATED = "peak_annotated"
     CLIP = "clip"  # H.264 MP4, pre-roll to post-roll (long incidents in parts)
+    RECTIFICATION = "rectification"  # photo an operator attached to the case (JPEG or PNG)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ class AlertService:
             if self._rate_limited(change):
                 self._hold(change)
                 return change
-            self._store(change)
+            change = self._store(change)
         self._follow_with_clip(change)
         log.info(
             "alert %s %s: %s on %s/%s (score %.2f)",
@@ -163,13 +163,17 @@ class AlertService:
         self._held[alert_id] = change if held is None else replace(held, after=change.after)
         self._open[change.after.key] = change.after
 
-    def _store(self, change: AlertChange) -> None:
-        """Ledger row, event and outbox message in one transaction (caller holds the lock)."""
+    def _store(self, change: AlertChange) -> AlertChange:
+        """Ledger row, event and outbox message in one transaction (caller holds the lock);
+        returns the change as stored (with the case's current workflow state)."""
         self._held.pop(change.after.alert_id, None)
         event_id = self._new_id()
         now = self._clock()
-        payload = event_payload(event_id, change, self._topics.site, now, self._base_url)
-        self._ledger.record(change, event_id, now, self._topics.alerts, payload)
+
+        def payload(stored: AlertChange) -> str:
+            return event_payload(event_id, stored, self._topics.site, now, self._base_url)
+
+        change = self._ledger.record(change, event_id, now, self._topics.alerts, payload)
         self._last_stored[change.after.alert_id] = change.after.updated_at
         key = change.after.key
         if change.after.active:
@@ -178,6 +182,7 @@ class AlertService:
             self._open.pop(key, None)
             self._last_stored.pop(change.after.alert_id, None)
         self.recorded.set()
+        return change
 
     def _with_snapshots(
         self, change: AlertChange, obs: Observation, image: npt.NDArray[np.uint8]

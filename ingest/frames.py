@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +52,21 @@ class PendingFrame:
         )
 
 
+class _ConvertOnce:
+    """A conversion done at most once, by whichever thread asks first (analysis or a peek)."""
+
+    def __init__(self, convert: Callable[[], Image]) -> None:
+        self._convert = convert
+        self._lock = threading.Lock()
+        self._image: Image | None = None
+
+    def __call__(self) -> Image:
+        with self._lock:
+            if self._image is None:
+                self._image = self._convert()
+            return self._image
+
+
 class LatestFrame:
     """Holds only the newest frame: a reader never waits, older frames are dropped and counted.
 
@@ -77,7 +92,7 @@ class LatestFrame:
                     self._cond.wait(0.1)
             if self._unseen():
                 self.dropped += 1
-            self._pending = frame
+            self._pending = replace(frame, convert=_ConvertOnce(frame.convert))
             self._cond.notify_all()
 
     def _unseen(self) -> bool:
@@ -100,3 +115,10 @@ class LatestFrame:
                 self.last_age_s = now - pending.monotonic
             self._cond.notify_all()
         return pending
+
+    def peek(self) -> Frame | None:
+        """The newest frame without taking it (the API's latest-frame picture): analysis still
+        gets it, and the conversion is shared."""
+        with self._cond:
+            pending = self._pending
+        return None if pending is None else pending.to_frame()

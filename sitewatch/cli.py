@@ -13,7 +13,7 @@ from rich.table import Table
 from alerts.ledger import LedgerError
 from detect.engine import describe_model
 from ingest.url import redact_url
-from sitewatch import model_commands, train_commands
+from sitewatch import audit_commands, model_commands, token_commands, train_commands
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.site import SiteConfig
 
@@ -243,3 +243,5 @@ def secrets_of(config: SiteConfig) -> list[str]:
 
 train_commands.register(app)
 model_commands.register(app)
+token_commands.register(app)
+audit_commands.register(app)

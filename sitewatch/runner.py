@@ -14,9 +14,11 @@ from typing import Any
 
 import uvicorn
 
+from alerts.cases import CaseService
 from alerts.clip_recorder import ClipRecorder, ClipSettings
 from alerts.contract import Topics
 from alerts.embedded_broker import EmbeddedBroker
+from alerts.escalation import EscalationWorker
 from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.retention import RetentionPolicy, RetentionWorker
@@ -25,6 +27,7 @@ from detect.engine import ModelError, OnnxDetector
 from detect.inference import DetectorStage
 from detect.references import ReferenceStore
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
+from ingest.frames import Image
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
 from sitewatch.config.camera import Camera
@@ -35,6 +38,7 @@ from sitewatch.rule_setup import camera_work
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 10.0
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def broker_settings(config: SiteConfig) -> BrokerSettings:
@@ -156,6 +160,10 @@ class Runner:
             RetentionPolicy(storage.retention_days, int(storage.disk_quota_gb * 1e9)),
             self.stop,
         )
+        self.cases = CaseService(
+            self.ledger, self.topics, data_dir, api_base_url(config), recorded=wake
+        )
+        self.escalation = EscalationWorker(self.cases, self.stop)
         self.detectors = load_detectors(config)
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
@@ -216,11 +224,26 @@ class Runner:
             self.camera_statuses,
             self.health,
             tokens,
+            latest_frame=self.latest_frame,
+            cases=self.cases,
+            open_when_no_tokens=api.host in LOOPBACK,
+            cors_origins=api.cors_origins,
         )
         server_config = uvicorn.Config(
-            app, host=api.host, port=api.port, log_level="warning", access_log=False
+            app,
+            host=api.host,
+            port=api.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,  # open event streams do not hold the shutdown
         )
         return uvicorn.Server(server_config)
+
+    def latest_frame(self, camera: str) -> Image | None:
+        """The newest decoded frame of a camera (a peek: analysis still gets it)."""
+        reader = next((r for r in self.readers if r.settings.name == camera), None)
+        frame = None if reader is None else reader.latest.peek()
+        return None if frame is None else frame.image
 
     def camera_statuses(self) -> list[CameraStatus]:
         """Health of every configured camera."""
@@ -260,6 +283,7 @@ class Runner:
         self.analysis.start()
         self.clip_recorder.start()
         self.retention.start()
+        self.escalation.start()
         if self.api_server is not None:
             self._start_api(self.api_server)
         log.info(
@@ -291,6 +315,7 @@ class Runner:
         for thread in [*self.readers, *self.recorders, self.analysis]:
             thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
         self.clip_recorder.join(max(0.1, deadline - time.monotonic() - 4.0))  # finishes clips
+        self.escalation.join(max(0.1, min(1.0, deadline - time.monotonic() - 2.0)))
         self.publisher.join(max(0.1, deadline - time.monotonic() - 1.5))
         if self.broker is not None:
             self.broker.stop(timeout_s=max(0.5, deadline - time.monotonic()))

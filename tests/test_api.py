@@ -44,9 +44,12 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_health_is_public(setup: tuple[TestClient, str]) -> None:
+def test_only_healthz_is_public(setup: tuple[TestClient, str]) -> None:
     client, _ = setup
-    assert client.get("/api/health").json()["status"] == "ok"
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/api/health").status_code == 401
+    health = client.get("/api/health", headers=auth()).json()
+    assert health["status"] == "ok" and health["mqtt_connected"] is True
 
 
 @pytest.mark.parametrize(
@@ -93,7 +96,8 @@ def test_cameras(setup: tuple[TestClient, str]) -> None:
 
 def test_metrics_in_prometheus_text(setup: tuple[TestClient, str]) -> None:
     client, _ = setup
-    response = client.get("/metrics")
+    assert client.get("/metrics").status_code == 401
+    response = client.get("/metrics", headers=auth())
     assert response.status_code == 200
     lines = response.text.splitlines()
     assert 'sitewatch_camera_up{camera="dock",state="online"} 1' in lines

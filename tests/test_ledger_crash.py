@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts import audit
 from alerts.ledger import Ledger
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,10 @@ def check_consistent(path: Path) -> tuple[int, int]:
             assert (ended_at is not None) == (kinds[-1] == "end"), (alert_id, kinds)
         alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
         events = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        chain = audit.verify_chain(audit.read_entries(db))  # no half-written audit entry
+        created = db.execute("SELECT count(*) FROM audit WHERE action = 'alert.created'")
+        assert chain.ok, chain.reason
+        assert created.fetchone()[0] == alerts  # each alert's creation is in the trail
     return alerts, events
 
 

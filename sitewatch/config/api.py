@@ -45,7 +45,16 @@ class Api(Section):
         description="Base URL the monitoring platform uses to fetch evidence "
         "(default http://host:port).",
     )
-    tokens: list[ApiToken] = Field(default_factory=list)
+    tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description="Tokens from the config (secrets via ${ENV_VAR}); tokens made with "
+        "`sitewatch token create` are stored hashed in the ledger.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API from another site (CORS); "
+        "empty: none (closed).",
+    )
 
     @model_validator(mode="after")
     def _safe_bind(self) -> Self:

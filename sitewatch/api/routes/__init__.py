@@ -1,0 +1,14 @@
+"""One router per resource."""
+
+from fastapi import APIRouter
+
+from sitewatch.api.routes import alerts, audit, cameras, cases, events, system
+
+ROUTERS: tuple[APIRouter, ...] = (
+    system.router,
+    alerts.router,
+    cases.router,
+    cameras.router,
+    audit.router,
+    events.router,
+)

@@ -1,0 +1,193 @@
+"""Request and response bodies of the API (separate input and output models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from alerts.cases import MAX_NOTE_CHARS
+from alerts.workflow import CaseState
+
+Note = Field(default=None, max_length=MAX_NOTE_CHARS, description="Free text for the trail.")
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NoteIn(Input):
+    """Acknowledge or verify-and-close, with an optional note."""
+
+    note: str | None = Note
+
+
+class AssignIn(Input):
+    """Hand the case to a responsible person with a deadline."""
+
+    owner: str = Field(min_length=1, max_length=200, description="The responsible person.")
+    deadline: AwareDatetime = Field(description="When it must be rectified (with time zone).")
+    note: str | None = Note
+
+
+class CommentIn(Input):
+    """A comment on the case."""
+
+    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+
+
+class RectifyIn(Input):
+    """The hazard was removed: what was done, and the attached photos that show it."""
+
+    note: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+    photos: list[str] = Field(
+        default_factory=list, max_length=20, description="Names returned by the photo upload."
+    )
+
+
+class ReasonIn(Input):
+    """Reopen or mark as false positive: why."""
+
+    reason: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+
+
+class Output(BaseModel):
+    """Response bodies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvidenceLink(Output):
+    """A served evidence file and its digest."""
+
+    url: str | None
+    sha256: str
+    part: int | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class EvidenceFile(Output):
+    """One evidence file of an alert (``url`` null once retention removed it)."""
+
+    kind: str
+    part: int
+    sha256: str
+    url: str | None
+    removed_at: str | None
+
+
+class AlertOut(Output):
+    """An alert as published over MQTT (see alerts/schemas/alert-event.v1.json)."""
+
+    alert_id: str
+    site: str
+    camera: str
+    zone: str
+    hazard: str
+    severity: str
+    score: float
+    peak_score: float
+    active: bool
+    started_at: str
+    updated_at: str
+    ended_at: str | None
+    workflow_state: CaseState
+    boxes: list[dict[str, Any]]
+    snapshot: EvidenceLink | None
+    clip: EvidenceLink | None
+    evidence: list[EvidenceFile]
+    details: dict[str, Any]
+
+
+class CaseOut(Output):
+    """The workflow side of an alert."""
+
+    alert_id: str
+    state: CaseState
+    owner: str | None
+    deadline: str | None
+    escalated_at: str | None
+    updated_at: str | None
+    updated_by: str | None
+
+
+class AlertDetailOut(AlertOut):
+    """One alert with its case and every stored event (oldest first)."""
+
+    case: CaseOut
+    events: list[dict[str, Any]]
+
+
+class ActionOut(Output):
+    """What a workflow action stored: the case after it, its event and its audit entry."""
+
+    case: CaseOut
+    event_id: str
+    audit_seq: int
+    audit_hash: str
+
+
+class PhotoOut(ActionOut):
+    """An attached photo: its name (to cite in rectify) and digest."""
+
+    name: str
+    sha256: str
+    bytes: int
+    media_type: str
+
+
+class CameraOut(Output):
+    """Health and counters of one camera."""
+
+    camera: str
+    state: str
+    since: float
+    last_error: str | None
+    codec: str | None
+    width: int | None
+    height: int | None
+    frames: int
+    frames_out: int
+    dropped: int
+    reconnects: int
+    decode_errors: int
+    decode_ms: float
+    bitrate_kbps: float
+    frame_age_ms: float | None
+
+
+class AuditEntryOut(Output):
+    """One audit entry with what its hash covers (``detail_text``, as hashed)."""
+
+    seq: int
+    at: float
+    actor: str
+    action: str
+    alert_id: str | None
+    detail: dict[str, Any]
+    detail_text: str
+    prev_hash: str
+    hash: str
+
+
+class ChainOut(Output):
+    """The audit chain: ``first_broken`` is the first entry that does not hold."""
+
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_broken: int | None
+    reason: str | None
+
+
+class VerifyOut(Output):
+    """Chain and (optionally) evidence files against their recorded digests."""
+
+    ok: bool
+    chain: ChainOut
+    evidence_checked: int
+    evidence_problems: list[str]
