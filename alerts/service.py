@@ -176,10 +176,15 @@ class AlertService:
         change = self._ledger.record(change, event_id, now, self._topics.alerts, payload)
         self._last_stored[change.after.alert_id] = change.after.updated_at
         key = change.after.key
-        if change.after.active:
-            self._open[key] = change.after
-        else:
-            self._open.pop(key, None)
+        open_now = self._open.get(key)
+        # A late event of an older alert (the clip of an ended incident finishing after a new
+        # incident of the same zone opened) must not replace or close the open one.
+        if open_now is None or open_now.alert_id == change.after.alert_id:
+            if change.after.active:
+                self._open[key] = change.after
+            else:
+                self._open.pop(key, None)
+        if not change.after.active:
             self._last_stored.pop(change.after.alert_id, None)
         self.recorded.set()
         return change

@@ -224,3 +224,23 @@ def test_clips_follow_the_incident_and_a_reopening(service: AlertService) -> Non
     )
     service.handle(obs(Phase.START, 30.0), None)  # within the cooldown: reopened
     assert clips.calls == [("begin", alert_id, 1), ("end", alert_id, 0), ("begin", alert_id, 2)]
+
+
+def test_late_clip_of_an_ended_alert_leaves_the_next_incident_open(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    # No cooldown: a new incident in the same zone is a new alert while the previous clip is
+    # still in post-roll; its clip_ready must not close the new alert (seen in the demo loop).
+    service = AlertService(ledger, TOPICS, tmp_path, "http://t", {"blocked_exit": 0.0})
+    first = service.handle(obs(Phase.START, 0.0), None)
+    service.handle(obs(Phase.END, 10.0), None)
+    second = service.handle(obs(Phase.START, 15.0), None)
+    assert first is not None and second is not None
+    assert second.after.alert_id != first.after.alert_id
+    clip = Evidence(f"evidence/{first.after.alert_id}/clip.mp4", "0" * 64)
+    service.clip_ready(ClipReady(first.after.alert_id, 1, clip, 0, 20, False))
+    assert [a.alert_id for a in service.open_alerts()] == [second.after.alert_id]
+    ended = service.handle(obs(Phase.END, 40.0), None)
+    assert ended is not None and ended.type is EventType.END
+    assert ended.after.alert_id == second.after.alert_id
+    assert service.open_alerts() == []
