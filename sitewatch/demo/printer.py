@@ -53,7 +53,7 @@ class AlertPrinter:
         if event["event_id"] in self._seen:
             return
         self._seen.add(event["event_id"])
-        if self.first_alert_after_s is None:
+        if self.first_alert_after_s is None and event["type"] == "new":
             self.first_alert_after_s = time.monotonic() - self._started
         self.received.set()
         alert = event["after"]
