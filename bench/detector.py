@@ -53,7 +53,14 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.proc import percentile
-from detect.engine import Image, Letterbox, OnnxDetector, as_bgr, plan_letterbox
+from detect.engine import (
+    Image,
+    Letterbox,
+    OnnxDetector,
+    as_bgr,
+    plan_letterbox,
+    session_options,
+)
 from sitewatch.demo.scene import SceneSpec, iter_frames
 
 BENCH_DIR = Path("data/bench/detector")
@@ -120,14 +127,7 @@ def ort_session(path: Path, threads: int, spinning: bool = False) -> Any:
     lets idle pool threads sleep at once instead of busy-waiting for the next task."""
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options = session_options(threads, spinning)
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -101,20 +101,30 @@ def place(frame: Image, plan: Letterbox, out: Image) -> None:
     )
 
 
-def _load_session(path: Path, threads: int, providers: Sequence[str] | None) -> Any:
+def session_options(threads: int, spinning: bool = False) -> Any:
+    """ONNX Runtime options of our sessions: ``threads`` intra-op threads, sequential, all graph
+    optimisations. Idle worker threads must not busy-wait by default: the cores are shared with
+    the camera decoders (measured 1.5-2x faster at 2 threads on a loaded 2-core machine, the
+    same at 1 thread)."""
     import onnxruntime
 
-    if not path.is_file():
-        raise ModelError(f"model file {path} not found")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    # Idle worker threads must not busy-wait: the cores are shared with the camera decoders
-    # (measured 1.5-2x faster at 2 threads on a loaded 2-core machine, same at 1 thread).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _load_session(path: Path, threads: int, providers: Sequence[str] | None) -> Any:
+    import onnxruntime
+
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found")
+    options = session_options(threads)
     available = onnxruntime.get_available_providers()
     chosen = [p for p in (providers or PREFERRED_PROVIDERS) if p in available]
     if not chosen:

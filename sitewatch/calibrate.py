@@ -14,8 +14,9 @@ import numpy.typing as npt
 from detect.references import Reference, ReferenceStore
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings
-from sitewatch.config.camera import Camera, Coordinates, ZoneKind
+from sitewatch.config.camera import Camera, ZoneKind
 from sitewatch.config.site import SiteConfig
+from sitewatch.rule_setup import zone_shapes
 
 Image = npt.NDArray[np.uint8]
 
@@ -64,16 +65,7 @@ def grab_frame(camera: Camera, timeout_s: float) -> Image:
 
 def exit_zones(camera: Camera) -> list[ZoneShape]:
     """The camera's exit zones as shapes."""
-    return [
-        ZoneShape(
-            zone.name,
-            zone.kind.value,
-            tuple(zone.points),
-            normalized=zone.coordinates is Coordinates.NORMALIZED,
-        )
-        for zone in camera.zones
-        if zone.kind is ZoneKind.EXIT
-    ]
+    return [zone for zone in zone_shapes(camera) if zone.kind == ZoneKind.EXIT.value]
 
 
 def draw_zones(image: Image, zones: list[ZoneShape]) -> Image:
