@@ -491,6 +491,20 @@ class Ledger:
             f"{clause} ORDER BY started_at DESC, alert_id DESC LIMIT ?", (*params, limit)
         )
 
+    def daily_counts(
+        self, started_from: float, started_to: float, utc_offset_s: int = 0
+    ) -> list[tuple[str, str, int]]:
+        """(day ``YYYY-MM-DD``, hazard, alerts) of the alerts started in [from, to), the day
+        taken at ``utc_offset_s`` from UTC; ordered by day and hazard, empty days left out."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT date(started_at + ?, 'unixepoch') AS day, hazard, count(*) FROM alerts"
+                " WHERE started_at >= ? AND started_at < ? GROUP BY day, hazard"
+                " ORDER BY day, hazard",
+                (utc_offset_s, started_from, started_to),
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     def events_after(self, position: int, limit: int = 500) -> list[StoredEvent]:
         """Events stored after ``position`` (0: from the first), oldest first."""
         with self._lock:

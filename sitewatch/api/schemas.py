@@ -159,6 +159,24 @@ class CameraOut(Output):
     frame_age_ms: float | None
 
 
+class MeOut(Output):
+    """The holder of the token (the console shows what the role may do)."""
+
+    name: str
+    role: str
+    open_access: bool = Field(description="True when the API needs no token (loopback demo).")
+
+
+class DailyStatsOut(Output):
+    """Alerts per hazard per day: ``counts[hazard][i]`` is the count of ``days[i]``."""
+
+    days: list[str]
+    utc_offset_min: int
+    hazards: list[str]
+    counts: dict[str, list[int]]
+    total: int
+
+
 class AuditEntryOut(Output):
     """One audit entry with what its hash covers (``detail_text``, as hashed)."""
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from sitewatch.api.routes import alerts, audit, cameras, cases, events, system
+from sitewatch.api.routes import alerts, audit, cameras, cases, console, events, stats, system
 
 ROUTERS: tuple[APIRouter, ...] = (
     system.router,
@@ -11,4 +11,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     cameras.router,
     audit.router,
     events.router,
+    stats.router,
+    console.router,
 )

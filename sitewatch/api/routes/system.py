@@ -1,4 +1,4 @@
-"""Liveness, health, Prometheus metrics and the OpenAPI document."""
+"""Liveness, health, the caller, Prometheus metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sitewatch import metrics
 from sitewatch.api.deps import Context, Reader
+from sitewatch.api.schemas import MeOut
 
 router = APIRouter(tags=["system"])
 
@@ -23,6 +24,12 @@ def healthz() -> dict[str, str]:
 def health(_user: Reader, context: Context) -> dict[str, Any]:
     """Status figures of the running pipeline."""
     return {"status": "ok", "site": context.site, **context.health()}
+
+
+@router.get("/api/me", response_model=MeOut, summary="The caller: token holder and role")
+def me(user: Reader, context: Context) -> dict[str, Any]:
+    """Who the token belongs to and its role (the web console shows what the role may do)."""
+    return {"name": user.name, "role": user.role.value, "open_access": context.auth.open_access()}
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
