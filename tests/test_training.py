@@ -94,6 +94,23 @@ def test_train_export_and_run_with_our_engine(
     assert detections.xyxy.shape[1] == 4
     json.dumps(detections.to_records())
 
+    # The same weights exported with NMS in the graph (YOLOv10/YOLO26-style end-to-end output)
+    # decode to the same detections.
+    from ultralytics import YOLO
+
+    best = tmp_path / "runs" / "hazards" / "weights" / "best.pt"
+    end_to_end = Path(
+        YOLO(str(best)).export(format="onnx", imgsz=64, nms=True, dynamic=True, conf=0.001)
+    )
+    raw = OnnxDetector(model, input_size=64, confidence=0.001).detect(frame)
+    e2e_detector = OnnxDetector(end_to_end, input_size=64, confidence=0.001)
+    assert e2e_detector.info.end_to_end
+    decoded = e2e_detector.detect(frame)
+    assert len(raw) > 0
+    assert len(decoded) == len(raw)
+    assert np.array_equal(decoded.class_id, raw.class_id)
+    assert np.abs(decoded.xyxy - raw.xyxy).max() <= 1.0
+
 
 def test_train_refuses_a_bare_model_name(tmp_path: Path, ultralytics_root: Path) -> None:
     from sitewatch.cli import app
