@@ -419,6 +419,14 @@ class Ledger:
             row = self._db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
             return int(row.fetchone()[0])
 
+    def hazard_counts(self) -> dict[str, dict[str, int]]:
+        """Alerts raised and still open, by hazard."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT hazard, count(*), sum(ended_at IS NULL) FROM alerts GROUP BY hazard"
+            ).fetchall()
+        return {str(h): {"total": int(t), "open": int(o or 0)} for h, t, o in rows}
+
     def open_alerts(self) -> list[Alert]:
         """Alerts whose incident has not ended."""
         return self._alerts("WHERE ended_at IS NULL ORDER BY started_at", ())

@@ -90,12 +90,19 @@ class _Counters:
         self.decode_seconds = 0.0
         self.last_frame_at = time.monotonic()
         self.recent_bytes: collections.deque[tuple[float, int]] = collections.deque()
+        self.recent_frames: collections.deque[float] = collections.deque()
 
     def bitrate_kbps(self, now: float) -> float:
         while self.recent_bytes and now - self.recent_bytes[0][0] > BITRATE_WINDOW_S:
             self.recent_bytes.popleft()
         total = sum(size for _, size in self.recent_bytes)
         return total * 8 / 1000 / BITRATE_WINDOW_S
+
+    def fps(self, now: float) -> float:
+        """Frames decoded per second over the last few seconds."""
+        while self.recent_frames and now - self.recent_frames[0] > BITRATE_WINDOW_S:
+            self.recent_frames.popleft()
+        return len(self.recent_frames) / BITRATE_WINDOW_S
 
 
 class CameraReader(threading.Thread):
@@ -140,6 +147,7 @@ class CameraReader(threading.Thread):
                 decode_errors=c.decode_errors,
                 decode_ms=round(1000 * c.decode_seconds / c.frames, 2) if c.frames else 0.0,
                 bitrate_kbps=round(c.bitrate_kbps(now), 1),
+                fps=round(c.fps(now), 1),
                 frame_age_ms=None if age is None else round(age * 1000, 1),
             )
 
@@ -283,6 +291,7 @@ class CameraReader(threading.Thread):
             c.frames += 1
             c.decode_seconds += decode_seconds
             c.last_frame_at = now_mono
+            c.recent_frames.append(now_mono)
             status = self._status
         self.latest.put(
             PendingFrame(self.settings.name, convert, index, now_mono, now_wall, stream_time),

@@ -34,4 +34,5 @@ class CameraStatus:
     decode_errors: int = 0
     decode_ms: float = 0.0  # mean decode time per frame
     bitrate_kbps: float = 0.0  # over the last few seconds
+    fps: float = 0.0  # frames decoded per second over the last few seconds
     frame_age_ms: float | None = None  # age of the newest frame handed to analysis, when taken

@@ -16,8 +16,34 @@ CAMERA_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("sitewatch_camera_decode_errors_total", "counter", "decode_errors", "Undecodable packets."),
     ("sitewatch_camera_decode_ms", "gauge", "decode_ms", "Mean decode time per frame (ms)."),
     ("sitewatch_camera_bitrate_kbps", "gauge", "bitrate_kbps", "Incoming bitrate (kbit/s)."),
+    ("sitewatch_camera_fps", "gauge", "fps", "Frames decoded per second (last few seconds)."),
     ("sitewatch_camera_frame_age_ms", "gauge", "frame_age_ms", "Age of the last analysed frame."),
 )
+
+
+ANALYSIS_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("sitewatch_camera_inference_ms", "gauge", "inference_ms", "Detector time per frame (ms)."),
+    ("sitewatch_camera_inferred_total", "counter", "inferred", "Frames run through the detector."),
+    ("sitewatch_camera_gated_total", "counter", "gated", "Frames skipped: nothing moved."),
+)
+HAZARD_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("sitewatch_alerts_total", "counter", "total", "Alerts raised, by hazard."),
+    ("sitewatch_alerts_open", "gauge", "open", "Alerts whose incident has not ended."),
+)
+
+
+def _labelled(table: Any, label: str, metrics: tuple[tuple[str, str, str, str], ...]) -> list[str]:
+    """Metrics from ``{label value: {field: number}}`` (nothing when absent)."""
+    if not isinstance(table, Mapping):
+        return []
+    lines: list[str] = []
+    for name, kind, field, text in metrics:
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+        for key, figures in sorted(table.items()):
+            value = figures.get(field) if isinstance(figures, Mapping) else None
+            if isinstance(value, int | float):
+                lines.append(f'{name}{{{label}="{_escape(str(key))}"}} {value:g}')
+    return lines
 
 
 def _escape(value: str) -> str:
@@ -41,6 +67,8 @@ def render(cameras: Iterable[CameraStatus], health: Mapping[str, Any]) -> str:
             value = getattr(status, field)
             if value is not None:
                 lines.append(f'{name}{{camera="{_escape(status.camera)}"}} {value}')
+    lines += _labelled(health.get("camera_analysis"), "camera", ANALYSIS_METRICS)
+    lines += _labelled(health.get("alerts_by_hazard"), "hazard", HAZARD_METRICS)
     for key, value in sorted(health.items()):
         if isinstance(value, bool | int | float):
             lines += [f"# TYPE sitewatch_{key} gauge", f"sitewatch_{key} {float(value):g}"]

@@ -53,6 +53,19 @@ class CameraWork:
     detections_at: float | None = None
     inferred: int = 0
     gated: int = 0
+    inference_ms: float | None = None  # this camera's share of its batches, smoothed
+
+    def record_inference(self, ms: float) -> None:
+        """Account for this camera's share of one batched inference."""
+        previous = self.inference_ms
+        self.inference_ms = ms if previous is None else previous + 0.1 * (ms - previous)
+
+    def figures(self) -> dict[str, float | int]:
+        """Per-camera analysis figures for /metrics and /api/health."""
+        found: dict[str, float | int] = {"inferred": self.inferred, "gated": self.gated}
+        if self.inference_ms is not None:
+            found["inference_ms"] = round(self.inference_ms, 2)
+        return found
 
     def detection_tick(self, image: Image, now: float, frame_time: float) -> Tick:
         """Whether the detection rules run on this frame, and on new or on the last detections
@@ -233,12 +246,20 @@ class AnalysisLoop(threading.Thread):
         batch = {work.name: frame.image for work, frame in due}
         if not batch:
             return {}
+        started = time.perf_counter()
         try:
             found = self._detectors.run(batch)
         except (ValueError, RuntimeError) as error:  # onnxruntime failures are RuntimeErrors
             log.exception("detector failed on %s: %s", ", ".join(batch), error)
             return {}
+        share_ms = (time.perf_counter() - started) * 1000 / len(batch)
+        for work, _ in due:
+            work.record_inference(share_ms)
         return merged(found)
+
+    def figures(self) -> dict[str, dict[str, float | int]]:
+        """Per-camera analysis figures."""
+        return {work.name: work.figures() for work in self._cameras}
 
 
 def merged(found: Mapping[str, Mapping[str, Detections]]) -> dict[str, Detections]:

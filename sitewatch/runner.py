@@ -265,6 +265,8 @@ class Runner:
             "clips_recording": self.clip_recorder.active,
             "clips_failed": self.clip_recorder.failed,
             **(self.detectors.health() if self.detectors is not None else {}),
+            "camera_analysis": self.analysis.figures(),
+            "alerts_by_hazard": self.ledger.hazard_counts(),
         }
 
     def start(self) -> None:

@@ -156,6 +156,7 @@ class CameraOut(Output):
     decode_errors: int
     decode_ms: float
     bitrate_kbps: float
+    fps: float
     frame_age_ms: float | None
 
 
