@@ -79,9 +79,14 @@ def _import_ultralytics() -> Any:
 
 
 def _use_all_cores() -> None:
+    """ultralytics leaves one core free (``NUM_THREADS = cpu_count - 1``) and resets torch to it
+    when it picks the device: on a 2-core machine that halves training speed."""
     import torch
+    from ultralytics.utils import torch_utils
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    torch_utils.NUM_THREADS = cores
+    torch.set_num_threads(cores)
 
 
 def check_weights(path: Path) -> Path:
