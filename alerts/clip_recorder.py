@@ -150,8 +150,7 @@ class ClipRecorder(threading.Thread):
                 done = True
             if done:
                 job.unsubscribe()
-                with self._lock:
-                    self._jobs.pop(job.alert_id, None)
+                self._forget(job)
 
     def _advance(self, job: _Job, now: float, final: bool) -> bool:
         """Write what arrived; True when the job is finished."""
@@ -159,13 +158,25 @@ class ClipRecorder(threading.Thread):
         while (item := job.next_item()) is not None:
             packet, template = item
             if post_roll_end is not None and packet.wall_time > post_roll_end:
-                self._finish(job)
+                self._retire(job)
                 return True
             self._write(job, packet, template)
         if final or (post_roll_end is not None and now >= post_roll_end + FINISH_GRACE_S):
-            self._finish(job)
+            self._retire(job)
             return True
         return False
+
+    def _forget(self, job: _Job) -> None:
+        """Drop ``job`` from the running ones (not a newer job of the same alert)."""
+        with self._lock:
+            if self._jobs.get(job.alert_id) is job:
+                del self._jobs[job.alert_id]
+
+    def _retire(self, job: _Job) -> None:
+        """Finish the job's last part. It leaves the running jobs first, so an alert reopened
+        as soon as its clip is announced starts a new part instead of reviving this one."""
+        self._forget(job)
+        self._finish(job)
 
     def _write(self, job: _Job, packet: StoredPacket, template: StreamTemplate) -> None:
         writer = job.writer

@@ -40,6 +40,11 @@ def recorder_on(
     recorder = ClipRecorder(data_dir, rings, clips, on_ready, stop)
     reader.start()
     recorder.start()
+    # The camera must deliver before a test starts its clock (a loaded CI machine is slow to
+    # connect); the tests then sleep for the pre-roll they need.
+    deadline = time.monotonic() + 30
+    while reader.ring.snapshot() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
         yield recorder, ready, arrived
     finally:
