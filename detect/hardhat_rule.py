@@ -10,7 +10,9 @@ zone when
   as a bare ``head`` (confidence >= ``head_threshold``) with its box centre inside the zone.
 
 The same window handles the detector's helmet/head flips on one person: a track seen as
-``helmet`` most of the time cannot reach ``min_presence`` as a bare head. A camera without
+``helmet`` most of the time cannot reach ``min_presence`` as a bare head. Once counted, a person
+keeps counting while still bare in ``keep_presence`` (a lower share) of the window: a score
+hovering around the threshold does not make the count flicker 3 -> 2 -> 3 in the updates. A camera without
 ``hardhat_required`` zones treats the whole frame as one zone named ``FRAME_ZONE``; heads whose
 centre is in an ``ignore`` zone are dropped.
 
@@ -42,6 +44,7 @@ class HardhatParams:
     head_threshold: float = 0.5
     min_duration_s: float = 3.0  # how long a track must be seen before it counts
     min_presence: float = 0.6  # share of the window's frames it must be seen bare in the zone
+    keep_presence: float = 0.3  # once counted, the share that keeps it counted (hysteresis)
     clear_s: float = 15.0
     head_class: str = "head"  # a bare head
     helmet_class: str = "helmet"  # a head wearing a hard hat
@@ -63,6 +66,7 @@ class HeadTrack:
 
     first_seen: float
     samples: tuple[HeadSample, ...] = ()
+    counted_in: frozenset[str] = frozenset()  # zones where it counted at the last frame
 
 
 class ZonePhase(StrEnum):
@@ -99,6 +103,7 @@ class ZoneCount:
     count: int
     score: float  # highest mean confidence of a counted track's bare sightings
     boxes: tuple[Box, ...]  # counted people seen in this frame
+    track_ids: frozenset[int] = frozenset()  # the counted tracks
 
 
 def _sightings(
@@ -138,19 +143,20 @@ def _count(
     zone: str, tracks: Mapping[int, HeadTrack], frames: int, now: float, params: HardhatParams
 ) -> ZoneCount:
     """The people counting as bare-headed in ``zone``; ``frames`` sampled in the window."""
-    count, score, boxes = 0, 0.0, []
-    for head in tracks.values():
+    score, boxes, counted = 0.0, [], set()
+    for track_id, head in tracks.items():
         if head.first_seen > now - params.min_duration_s + _EPS:
             continue  # not seen long enough
         bare = [s for s in head.samples if zone in s.bare_in]
-        if len(bare) < params.min_presence * frames - _EPS:
+        share = params.keep_presence if zone in head.counted_in else params.min_presence
+        if not bare or len(bare) < share * frames - _EPS:
             continue
-        count += 1
+        counted.add(track_id)
         score = max(score, sum(s.confidence for s in bare) / len(bare))
         latest = head.samples[-1]
         if latest.time == now:
             boxes.append(latest.box)
-    return ZoneCount(count, score, tuple(boxes))
+    return ZoneCount(len(counted), score, tuple(boxes), frozenset(counted))
 
 
 def hardhat_step(
@@ -182,8 +188,11 @@ def hardhat_step(
     observations: list[Observation] = []
     incidents: dict[str, ZoneIncident] = {}
     outlines = {zone.name: zone.outline for zone in required}
+    counted_in: dict[int, set[str]] = {track_id: set() for track_id in tracks}
     for name in outlines or {FRAME_ZONE: ()}:
         counted = _count(name, tracks, len(frame_times), now, params)
+        for track_id in counted.track_ids:
+            counted_in[track_id].add(name)
         incident, found = _advance_zone(state.zones.get(name, ZoneIncident()), counted, now, params)
         incidents[name] = incident
         observations += [
@@ -201,6 +210,10 @@ def hardhat_step(
             )
             for phase, score, details in found
         ]
+    tracks = {
+        track_id: replace(head, counted_in=frozenset(counted_in[track_id]))
+        for track_id, head in tracks.items()
+    }
     return HardhatState(frame_times, tracks, incidents), observations
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 
 class TrainingError(RuntimeError):
     """A training or export request that cannot run, with the reason."""
@@ -87,6 +89,56 @@ def _use_all_cores() -> None:
     cores = os.cpu_count() or 1
     torch_utils.NUM_THREADS = cores
     torch.set_num_threads(cores)
+
+
+# ultralytics arguments the recipe sets itself (a --set of them would be silently overridden or
+# would break the offline, reproducible setup)
+RESERVED = frozenset(
+    {
+        "data",
+        "model",
+        "project",
+        "name",
+        "exist_ok",
+        "imgsz",
+        "epochs",
+        "time",
+        "batch",
+        "seed",
+        "device",
+        "resume",
+        "fraction",
+        "cache",
+        "workers",
+        "patience",
+    }
+)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` training overrides (``warmup_epochs=0.5``, ``cos_lr=true``) as typed values.
+
+    Values are read as YAML scalars (numbers, booleans, strings). The recipe's own settings have
+    their own options and are refused here, as are malformed items, naming the item.
+    """
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not raw.strip():
+            raise TrainingError(f"--set {item!r}: expected KEY=VALUE, such as warmup_epochs=0.5")
+        if not key.isidentifier():
+            raise TrainingError(f"--set {item!r}: {key!r} is not an argument name")
+        if key in RESERVED:
+            raise TrainingError(f"--set {item!r}: {key} has its own option (or is fixed)")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        if not isinstance(value, int | float | bool | str):
+            raise TrainingError(f"--set {item!r}: the value must be a number, boolean or word")
+        overrides[key] = value
+    return overrides
 
 
 def check_weights(path: Path) -> Path:

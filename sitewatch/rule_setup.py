@@ -40,6 +40,7 @@ def rule_params(config: SiteConfig, has_detector: bool) -> RuleParams:
             head_threshold=hardhat.head_threshold,
             min_duration_s=hardhat.min_duration_s,
             min_presence=hardhat.min_presence,
+            keep_presence=hardhat.keep_presence,
             clear_s=hardhat.clear_s,
         )
         if has_detector and hardhat.enabled

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from detect.training import TrainingError, TrainSettings, export_onnx, train
+from detect.training import TrainingError, TrainSettings, export_onnx, parse_overrides, train
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -38,11 +38,24 @@ def train_command(
     export: Annotated[
         Path | None, typer.Option(help="Also export the best weights to this .onnx file.")
     ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any other ultralytics training argument as KEY=VALUE (repeatable), "
+            "such as --set warmup_epochs=0.5 --set close_mosaic=3.",
+        ),
+    ] = None,
 ) -> None:
     """Train a YOLO detector on a labelled dataset (ultralytics, offline; progress shown)."""
     if imgsz % 32:
         err.print(f"--imgsz must be a multiple of 32, not {imgsz}")
         raise typer.Exit(2)
+    try:
+        extra = parse_overrides(overrides or [])
+    except TrainingError as error:
+        err.print(f"sitewatch train: {error}", markup=False)
+        raise typer.Exit(2) from None
     settings = TrainSettings(
         data=data,
         weights=weights,
@@ -57,6 +70,7 @@ def train_command(
         device=device,
         resume=resume,
         workers=2,
+        extra=extra,
     )
     try:
         best = train(settings)

@@ -147,6 +147,12 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
         "cannot exceed",
     ),
     (
+        "hysteresis above the counting share",
+        _set("rules", {"hardhat": {"min_presence": 0.5, "keep_presence": 0.7}}),
+        "rules.hardhat.keep_presence",
+        "cannot exceed min_presence",
+    ),
+    (
         "duplicate zone names",
         _set(
             "cameras.1.zones",

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from detect.engine import OnnxDetector
@@ -79,12 +80,16 @@ def test_train_export_and_run_with_our_engine(
         "1",
         "--batch",
         "4",
+        "--set",
+        "close_mosaic=0",
         "--export",
         str(model),
     ]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "hazards" / "weights" / "best.pt").is_file()
+    used = yaml.safe_load((tmp_path / "runs" / "hazards" / "args.yaml").read_text())
+    assert used["close_mosaic"] == 0  # the --set override reached ultralytics (default 10)
 
     detector = OnnxDetector(model, input_size=64, confidence=0.001)
     assert detector.class_names == CLASSES

@@ -103,6 +103,13 @@ class HardhatRule(Section):
         description="Share of the frames of the last min_duration_s in which the person must "
         "be seen bare-headed in the zone (absorbs helmet/head flips of the detector).",
     )
+    keep_presence: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Once counted, the share that keeps a person counted (hysteresis: a score "
+        "hovering around head_threshold does not make the reported count flicker).",
+    )
     clear_s: float = Field(
         default=15.0,
         ge=0,
@@ -112,6 +119,16 @@ class HardhatRule(Section):
     cooldown_s: float = Field(
         default=60.0, ge=0, description="Bare heads again within this time reopen the alert."
     )
+
+    @model_validator(mode="after")
+    def _keep_below_min(self) -> Self:
+        if self.keep_presence > self.min_presence:
+            raise FieldError(
+                ("keep_presence",),
+                f"keep_presence ({self.keep_presence}) cannot exceed min_presence "
+                f"({self.min_presence})",
+            )
+        return self
 
 
 class MotionGating(Section):
