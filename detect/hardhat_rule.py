@@ -12,8 +12,8 @@ zone when
 The same window handles the detector's helmet/head flips on one person: a track seen as
 ``helmet`` most of the time cannot reach ``min_presence`` as a bare head. Once counted, a person
 keeps counting while still bare in ``keep_presence`` (a lower share) of the window: a score
-hovering around the threshold does not make the count flicker 3 -> 2 -> 3 in the updates. A camera without
-``hardhat_required`` zones treats the whole frame as one zone named ``FRAME_ZONE``; heads whose
+hovering around the threshold does not make the count flicker 3 -> 2 -> 3 in the updates.
+A camera without ``hardhat_required`` zones treats the whole frame as one zone named ``FRAME_ZONE``; heads whose
 centre is in an ``ignore`` zone are dropped.
 
 One incident per zone: START when the count becomes positive, UPDATE whenever the count
