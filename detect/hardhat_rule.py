@@ -13,8 +13,8 @@ The same window handles the detector's helmet/head flips on one person: a track 
 ``helmet`` most of the time cannot reach ``min_presence`` as a bare head. Once counted, a person
 keeps counting while still bare in ``keep_presence`` (a lower share) of the window: a score
 hovering around the threshold does not make the count flicker 3 -> 2 -> 3 in the updates.
-A camera without ``hardhat_required`` zones treats the whole frame as one zone named ``FRAME_ZONE``; heads whose
-centre is in an ``ignore`` zone are dropped.
+A camera without ``hardhat_required`` zones treats the whole frame as one zone named
+``FRAME_ZONE``; heads whose centre is in an ``ignore`` zone are dropped.
 
 One incident per zone: START when the count becomes positive, UPDATE whenever the count
 changes, END once nobody has counted for ``clear_s``. Details: ``count`` (and ``peak_count``).
