@@ -3,9 +3,11 @@
 Figures only, no assertions. Everything runs through ``sitewatch.replay.replay`` (the live
 ingest -> detect -> rules path in video time) with the detector of ``--model``.
 
-1. Assembled videos from the ``val`` split of the shared dataset (never the training images):
-   each labelled image is held still for ``SEGMENT_S`` as one segment (letterboxed to 640x480,
-   10 fps so the rules' 2 fps sampling lands on frames, light sensor noise, H.264). Segments
+1. Assembled videos from the evaluation half of the ``val`` split of the shared dataset (never
+   the training images, nor the calibration half the rule thresholds were chosen on:
+   ``bench.val_halves``, ``bench.operating_points``): each labelled image is held still for
+   ``SEGMENT_S`` as one segment (letterboxed to 640x480, 10 fps so the rules' 2 fps sampling
+   lands on frames, light sensor noise, H.264). Segments
    alternate negative, positive, negative... with ``clear_s + GAP_MARGIN_S`` of a quiet camera
    between any two (the empty generated warehouse aisle, ``sitewatch.demo.scene``), so an
    incident ends before the next segment starts: every segment can then open its own incident
@@ -56,6 +58,7 @@ import numpy.typing as npt
 import yaml
 
 from bench.proc import percentile, process_cpu_s
+from bench.val_halves import EVALUATION, Half, half_of
 from detect.detections import Detections
 from detect.engine import as_bgr, describe_model
 from detect.flame_colour import ColourParams, keep_plausible
@@ -84,7 +87,7 @@ NOISE_SIGMA = 2.0
 MIN_HEAD_PX = 32  # bare heads smaller than this (either side, in the 640x480 frame) are skipped
 MATCH_TOLERANCE_S = 2.0
 SEED = 20261128
-PAIRS = 40  # negative + positive segments per video
+PAIRS = 80  # negative + positive segments per video (fewer when a pool is smaller)
 QUICK_PAIRS = 3
 
 SCENE = SceneSpec(
@@ -149,14 +152,20 @@ def _has(item: LabelledImage, ids: Sequence[int]) -> bool:
     return bool(np.isin(item.class_id, ids).any())
 
 
-def flame_pools(data: YoloDataset) -> tuple[list[LabelledImage], list[LabelledImage]]:
-    """(positives: pictures with fire or smoke, negatives: hard hat pictures without)."""
+def _in_half(data: YoloDataset, half: Half | None) -> list[LabelledImage]:
+    return [item for item in data.images if half is None or half_of(item.image) == half]
+
+
+def flame_pools(
+    data: YoloDataset, half: Half | None = EVALUATION
+) -> tuple[list[LabelledImage], list[LabelledImage]]:
+    """(positives: pictures with fire or smoke, negatives: hard hat pictures without), from
+    one half of the split (``None``: all of it)."""
     flames = _ids(data, "fire", "smoke")
-    positives = [item for item in data.images if _has(item, flames)]
+    images = _in_half(data, half)
+    positives = [item for item in images if _has(item, flames)]
     negatives = [
-        item
-        for item in data.images
-        if item.image.name.startswith("hardhat_") and not _has(item, flames)
+        item for item in images if item.image.name.startswith("hardhat_") and not _has(item, flames)
     ]
     return positives, negatives
 
@@ -173,17 +182,21 @@ def _largest_head_px(item: LabelledImage, head: int) -> float:
     return float(sides.max(initial=0.0))
 
 
-def hardhat_pools(data: YoloDataset) -> tuple[list[LabelledImage], list[LabelledImage]]:
-    """(positives: a bare head of MIN_HEAD_PX or more, negatives: helmets only)."""
+def hardhat_pools(
+    data: YoloDataset, half: Half | None = EVALUATION
+) -> tuple[list[LabelledImage], list[LabelledImage]]:
+    """(positives: a bare head of MIN_HEAD_PX or more, negatives: helmets only), from one half
+    of the split (``None``: all of it)."""
     heads, helmet = _ids(data, "head"), _ids(data, "helmet")
+    images = _in_half(data, half)
     positives = [
         item
-        for item in data.images
+        for item in images
         if _has(item, heads) and _largest_head_px(item, heads[0]) >= MIN_HEAD_PX
     ]
     negatives = [
         item
-        for item in data.images
+        for item in images
         if len(item.class_id) > 0 and bool(np.isin(item.class_id, helmet).all())
     ]
     return positives, negatives
@@ -621,7 +634,10 @@ def _mark(ok: bool | None) -> str:
 
 def print_rules(rows: Sequence[RuleRow], model: Path, data: Path) -> None:
     """Part 1 as a table."""
-    print(f"Part 1: rules on videos assembled from the val split of {data} (never trained on)")
+    print(
+        f"Part 1: rules on videos assembled from the evaluation half of the val split of {data} "
+        "(never trained on; thresholds chosen on the other half)"
+    )
     print(f"model {model}; product rule defaults; detect_fps 2; motion gating on")
     gaps = ", ".join(f"{row.hazard} {row.gap_s:g} s" for row in rows if "+" not in row.label)
     print(
