@@ -13,7 +13,9 @@ ingest -> detect -> rules path in video time) with the detector of ``--model``.
    incident ends before the next segment starts: every segment can then open its own incident
    and none hides another's. (A uniform grey or black filler would not do: the detector takes a
    featureless frame for smoke.)
-   - flame: positives hold fire or smoke labels; negatives are hard hat pictures without them.
+   - flame: positives hold fire or smoke labels; negatives are hard hat pictures without them
+     and the fire set's CCTV pictures without any label (a colourful shop aisle, a living room;
+     that set does not label smoke, so an alert there is counted false even if smoke shows).
    - missing_hardhat: positives show a bare ``head`` at least ``MIN_HEAD_PX`` tall and wide in
      the 640x480 frame; negatives hold ``helmet`` labels only. No zones: the whole frame is
      hardhat_required.
@@ -159,13 +161,17 @@ def _in_half(data: YoloDataset, half: Half | None) -> list[LabelledImage]:
 def flame_pools(
     data: YoloDataset, half: Half | None = EVALUATION
 ) -> tuple[list[LabelledImage], list[LabelledImage]]:
-    """(positives: pictures with fire or smoke, negatives: hard hat pictures without), from
-    one half of the split (``None``: all of it)."""
+    """(positives: pictures with fire or smoke, negatives: hard hat pictures without them and
+    the fire set's pictures without any label: CCTV views of a shop aisle and a living room, the
+    hard cases), from one half of the split (``None``: all of it)."""
     flames = _ids(data, "fire", "smoke")
     images = _in_half(data, half)
     positives = [item for item in images if _has(item, flames)]
     negatives = [
-        item for item in images if item.image.name.startswith("hardhat_") and not _has(item, flames)
+        item
+        for item in images
+        if (item.image.name.startswith("hardhat_") and not _has(item, flames))
+        or (item.image.name.startswith("bombatronic_") and len(item.class_id) == 0)
     ]
     return positives, negatives
 
