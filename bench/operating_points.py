@@ -41,7 +41,7 @@ from bench.rules_eval import (
 from bench.val_halves import CALIBRATION
 from detect.detections import Detections
 from detect.engine import OnnxDetector
-from detect.yolo_dataset import DatasetError, LabelledImage, load_dataset
+from detect.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
 from sitewatch.config.rules import FlameRule
 
 THRESHOLDS = tuple(round(0.15 + 0.05 * i, 2) for i in range(10))  # 0.15 .. 0.60
@@ -74,6 +74,7 @@ class RulePoints:
 
     rule: str
     classes: tuple[str, ...]
+    input_size: int
     positives: int
     negatives: int
     points: tuple[Point, ...]
@@ -107,7 +108,7 @@ def scores(detector: OnnxDetector, pictures: Sequence[LabelledImage], score: Sco
 
 
 def operating_points(
-    rule: str, classes: tuple[str, ...], pos: list[float], neg: list[float]
+    rule: str, classes: tuple[str, ...], input_size: int, pos: list[float], neg: list[float]
 ) -> RulePoints:
     """The table for one rule and its chosen threshold."""
     positives, negatives = np.array(pos), np.array(neg)
@@ -122,44 +123,36 @@ def operating_points(
     )
     allowed = [p.threshold for p in points if p.threshold >= FLOOR and p.precision >= MIN_PRECISION]
     chosen = min(allowed) if allowed else THRESHOLDS[-1]
-    return RulePoints(rule, classes, len(pos), len(neg), points, chosen)
+    return RulePoints(rule, classes, input_size, len(pos), len(neg), points, chosen)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Print the operating points of both rules (or JSON)."""
-    parser = argparse.ArgumentParser(prog="python -m bench.operating_points", description=__doc__)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data YAML (val split)")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--json", action="store_true", help="print only JSON to stdout")
-    args = parser.parse_args(argv)
-    if not args.data.is_file():
-        print(f"skipped: no dataset at {args.data} (pass --data path/to/data.yaml)")
-        return
-    data = load_dataset(args.data)
-    detector = OnnxDetector(args.model, confidence=LOW_CONFIDENCE)
+def measure(data: YoloDataset, model: Path, input_size: int | None) -> list[RulePoints]:
+    """Both rules' operating points for one model at one input size."""
+    detector = OnnxDetector(model, confidence=LOW_CONFIDENCE, input_size=input_size)
     min_area = FlameRule().min_area_fraction
     rules = []
     for name, pools, classes, area in (
         ("flame", flame_pools(data, CALIBRATION), ("fire", "smoke"), min_area),
         ("missing_hardhat", hardhat_pools(data, CALIBRATION), ("head",), 0.0),
     ):
-        print(f"{name}: scoring {len(pools[0]) + len(pools[1])} pictures...", file=sys.stderr)
+        print(
+            f"{name} at {detector.input_size} px: scoring {len(pools[0]) + len(pools[1])} "
+            "pictures...",
+            file=sys.stderr,
+        )
         score = best_score(classes, area)
         pos, neg = (scores(detector, pool, score) for pool in pools)
-        rules.append(operating_points(name, classes, pos, neg))
+        rules.append(operating_points(name, classes, detector.input_size, pos, neg))
+    return rules
 
-    if args.json:
-        print(json.dumps({"model": str(args.model), "rules": [asdict(r) for r in rules]}, indent=2))
-        return
-    print(
-        f"Operating points on the calibration half of {args.data} (model {args.model}, "
-        f"{FRAME_WH[0]}x{FRAME_WH[1]} frames)"
-    )
+
+def print_points(rules: Sequence[RulePoints]) -> None:
+    """One input size's tables."""
     for rule in rules:
         print()
         print(
-            f"{rule.rule} ({' or '.join(rule.classes)}): {rule.positives} positive, "
-            f"{rule.negatives} negative pictures"
+            f"{rule.rule} ({' or '.join(rule.classes)}) at {rule.input_size} px: "
+            f"{rule.positives} positive, {rule.negatives} negative pictures"
         )
         print(f"{'threshold':>9} {'recall':>7} {'false alarms':>13} {'precision 1:1':>13}")
         for p in rule.points:
@@ -168,11 +161,52 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{p.threshold:>9.2f} {p.recall:>7.3f} "
                 f"{p.false_alarm_share:>8.3f} ({p.false_alarms:>2}) {p.precision:>13.3f}{mark}"
             )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the operating points of both rules (or JSON)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.operating_points", description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data YAML (val split)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument(
+        "--imgsz",
+        type=int,
+        nargs="*",
+        default=[],
+        help="input sizes to compare (default: the model's own)",
+    )
+    parser.add_argument("--json", action="store_true", help="print only JSON to stdout")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        print(f"skipped: no dataset at {args.data} (pass --data path/to/data.yaml)")
+        return
+    data = load_dataset(args.data)
+    sizes: list[int | None] = list(args.imgsz) or [None]
+    by_size = [measure(data, args.model, size) for size in sizes]
+
+    if args.json:
+        rows = [asdict(rule) for measured in by_size for rule in measured]
+        print(json.dumps({"model": str(args.model), "rules": rows}, indent=2))
+        return
+    print(
+        f"Operating points on the calibration half of {args.data} (model {args.model}, "
+        f"{FRAME_WH[0]}x{FRAME_WH[1]} frames)"
+    )
+    for rules in by_size:
+        print_points(rules)
     print()
     print(
         f"choice: the lowest threshold >= {FLOOR} whose precision with as many negative as "
         f"positive pictures is >= {MIN_PRECISION}"
     )
+    print()
+    print(f"{'input':>6} " + " ".join(f"{r.rule + ' (thr, recall)':>30}" for r in by_size[0]))
+    for rules in by_size:
+        cells = []
+        for rule in rules:
+            at = next(p for p in rule.points if p.threshold == rule.chosen)
+            cells.append(f"{f'{rule.chosen:.2f}, {at.recall:.3f} (P {at.precision:.3f})':>30}")
+        print(f"{rules[0].input_size:>6} " + " ".join(cells))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ def test_the_lowest_precise_threshold_above_the_floor_is_chosen() -> None:
     positives = [0.9, 0.5, 0.42, 0.33, 0.22, 0.1]
     # negatives: two at 0.3 make 0.30 imprecise with as many negatives as positives
     negatives = [0.31, 0.3, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    chosen = operating_points("flame", ("fire",), positives, negatives)
+    chosen = operating_points("flame", ("fire",), 320, positives, negatives)
     by_threshold = {p.threshold: p for p in chosen.points}
     assert by_threshold[0.3].false_alarms == 2
     assert by_threshold[0.3].precision == pytest.approx((4 / 6) / (4 / 6 + 0.2))
     assert by_threshold[0.35].false_alarms == 0
     assert chosen.chosen == 0.35
-    clean = operating_points("flame", ("fire",), positives, [0.0] * 10)
+    clean = operating_points("flame", ("fire",), 320, positives, [0.0] * 10)
     assert clean.chosen == FLOOR  # never under the floor, even when lower would be precise
 
 
