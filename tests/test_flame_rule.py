@@ -132,8 +132,15 @@ def test_steady_fire_alerts_once() -> None:
     ("row", "alerts"),
     [
         pytest.param(FIRE, True, id="above threshold"),
-        pytest.param(("fire", 0.44, 320.0, 240.0, 60.0), False, id="below fire threshold"),
-        pytest.param(("smoke", 0.44, 320.0, 240.0, 60.0), False, id="below smoke threshold"),
+        pytest.param(
+            ("fire", PARAMS.fire_threshold - 0.01, 320.0, 240.0, 60.0), False, id="below fire"
+        ),
+        pytest.param(
+            ("fire", PARAMS.fire_threshold + 0.01, 320.0, 240.0, 60.0), True, id="just above fire"
+        ),
+        pytest.param(
+            ("smoke", PARAMS.smoke_threshold - 0.01, 320.0, 240.0, 60.0), False, id="below smoke"
+        ),
         pytest.param(("fire", 0.9, 320.0, 240.0, 12.0), False, id="box under min area"),
         pytest.param(("fire", 0.9, 320.0, 240.0, 13.0), True, id="box just over min area"),
         pytest.param(("head", 0.9, 320.0, 240.0, 60.0), False, id="not a flame class"),
