@@ -325,3 +325,19 @@ def test_valid_summary_hides_credentials(tmp_path: Path, monkeypatch: pytest.Mon
 def test_schema_file_is_current() -> None:
     result = CliRunner().invoke(app, ["schema", "--check", str(ROOT / "config" / "schema.json")])
     assert result.exit_code == 0, result.output
+
+
+def test_rule_defaults_match_the_rules_own_defaults() -> None:
+    """The config's defaults and the rule dataclasses' defaults are written in two places (the
+    config documents them for users): they must agree, field by field."""
+    from dataclasses import fields
+
+    from detect.flame_rule import FlameParams
+    from detect.hardhat_rule import HardhatParams
+    from sitewatch.config.rules import FlameRule, HardhatRule
+
+    for config, params in ((FlameRule(), FlameParams()), (HardhatRule(), HardhatParams())):
+        shared = [f.name for f in fields(params) if f.name in type(config).model_fields]
+        assert len(shared) >= 5
+        for name in shared:
+            assert getattr(config, name) == getattr(params, name), name
