@@ -35,10 +35,10 @@ class FlameRule(Section):
     enabled: bool = Field(default=True, description="Off: no flame or smoke alerts.")
 
     fire_threshold: float = Field(
-        default=0.45, gt=0, lt=1, description="Minimum confidence of a fire detection."
+        default=0.25, gt=0, lt=1, description="Minimum confidence of a fire detection."
     )
     smoke_threshold: float = Field(
-        default=0.45, gt=0, lt=1, description="Minimum confidence of a smoke detection."
+        default=0.25, gt=0, lt=1, description="Minimum confidence of a smoke detection."
     )
     confirm_frames: int = Field(default=3, ge=1, description="k of the last n sampled frames.")
     window_frames: int = Field(default=5, ge=1, le=100, description="n sampled frames.")
@@ -88,7 +88,7 @@ class HardhatRule(Section):
     enabled: bool = Field(default=True, description="Off: no missing-hard-hat alerts.")
 
     head_threshold: float = Field(
-        default=0.5, gt=0, lt=1, description="Minimum confidence of a bare-head detection."
+        default=0.25, gt=0, lt=1, description="Minimum confidence of a bare-head detection."
     )
     min_duration_s: float = Field(
         default=3.0,
