@@ -654,7 +654,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--pt", type=Path, default=DEFAULT_PT, help="the same weights as .pt")
     parser.add_argument("--image", type=Path, help="a BGR image instead of the demo scene frame")
     parser.add_argument("--repeats", type=int, help="measured rounds per setting (30; quick 5)")
-    parser.add_argument("--sizes", type=int, nargs="+", help="input sizes (320 416 640; quick 320)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", help="input sizes (320 416 512 640; quick 320)"
+    )
     parser.add_argument("--threads", type=int, nargs="+", help="threads (1 2; quick 2)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
@@ -672,7 +674,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     args = parser.parse_args(argv)
     engines = tuple(name for name in ENGINES if name in args.engines or name == OURS)
-    sizes = tuple(args.sizes or ((320,) if args.quick else (320, 416, 640)))
+    sizes = tuple(args.sizes or ((320,) if args.quick else (320, 416, 512, 640)))
     threads = tuple(args.threads or ((2,) if args.quick else (1, 2)))
     repeats = args.repeats or (5 if args.quick else 30)
     if any(size % 32 or size <= 0 for size in sizes):
