@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,9 +270,12 @@ class OnnxDetector:
         class_names: Sequence[str] = (),
         providers: Sequence[str] | None = None,
         multi_label: bool = False,
+        class_confidence: Mapping[str, float] | None = None,
     ) -> None:
         """``multi_label`` keeps every class above ``confidence`` for a box instead of only the
-        best one: what ``yolo val`` measures; production uses the best class, like predict."""
+        best one: what ``yolo val`` measures; production uses the best class, like predict.
+        ``class_confidence`` gives some classes their own floor instead of ``confidence`` (the
+        rules' thresholds for the classes they read); names the model lacks are ignored."""
         self.multi_label = multi_label
         self._session = _load_session(path, threads, providers)
         self.info = inspect_session(self._session, path, class_names)
@@ -285,6 +288,7 @@ class OnnxDetector:
             raise ModelError(f"input size {input_size} is not a multiple of 32")
         self.input_size = input_size or self.info.input_size
         self.confidence = confidence
+        self.class_confidence = dict(class_confidence or {})
         self.iou = iou
         self.max_detections = max_detections
         self.stride = 32
@@ -296,6 +300,13 @@ class OnnxDetector:
     def class_names(self) -> tuple[str, ...]:
         """Class names in id order."""
         return self.info.class_names
+
+    def floors(self) -> npt.NDArray[np.float32]:
+        """The score each class id must exceed to be kept."""
+        return np.array(
+            [self.class_confidence.get(name, self.confidence) for name in self.class_names],
+            np.float32,
+        )
 
     def detect(self, frame: npt.NDArray[Any]) -> Detections:
         """Detections for one frame."""
@@ -347,7 +358,8 @@ class OnnxDetector:
     def postprocess(self, output: npt.NDArray[np.float32], box: Letterbox) -> Detections:
         """Decode one image's raw output into detections in frame pixels."""
         if self.info.end_to_end:
-            rows = output[output[:, 4] > self.confidence][: self.max_detections]
+            ids = np.clip(output[:, 5].astype(np.int64), 0, len(self.class_names) - 1)
+            rows = output[output[:, 4] > self.floors()[ids]][: self.max_detections]
             xyxy = rows[:, :4].astype(np.float32)
             scores = rows[:, 4].astype(np.float32)
             classes = rows[:, 5].astype(np.int32)
@@ -362,13 +374,14 @@ class OnnxDetector:
         self, output: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]]:
         class_scores = output[4:]
+        floors = self.floors()
         if self.multi_label:  # every class above the threshold (as `yolo val` does)
-            classes, anchors = np.nonzero(class_scores > self.confidence)
+            classes, anchors = np.nonzero(class_scores > floors[:, None])
             scores = class_scores[classes, anchors]
         else:  # the best class of each anchor (as `YOLO.predict` does)
             best = class_scores.argmax(axis=0)
             scores = class_scores[best, np.arange(class_scores.shape[1])]
-            anchors = np.flatnonzero(scores > self.confidence)
+            anchors = np.flatnonzero(scores > floors[best])
             classes, scores = best[anchors], scores[anchors]
         cx, cy, w, h = output[:4, anchors]
         xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)

@@ -32,6 +32,8 @@ class ExitMeasureParams:
 
     max_change_between_checks: float = 0.15  # share of the zone; above it the zone is moving
     min_person_overlap: float = 0.05  # share of a person's body box inside the zone
+    # a head this sure is a person (models keep heads far below it for the hard-hat rule)
+    min_person_confidence: float = 0.25
     head_classes: tuple[str, ...] = HEAD_CLASSES
     body_classes: tuple[str, ...] = BODY_CLASSES
 
@@ -78,9 +80,10 @@ def measure_exit(
 ) -> ExitMeasurement:
     """How blocked ``zone`` is in ``current`` (grey images from ``exit_compare.to_gray``)."""
     if detections is not None and len(detections):
-        heads = detections.of_class(*params.head_classes)
+        people = detections[detections.confidence >= params.min_person_confidence]
+        heads = people.of_class(*params.head_classes)
         bodies = np.concatenate(
-            [body_boxes(heads.xyxy), detections.of_class(*params.body_classes).xyxy]
+            [body_boxes(heads.xyxy), people.of_class(*params.body_classes).xyxy]
         )
         if len(bodies) and (zone.overlap_share(bodies) >= params.min_person_overlap).any():
             return ExitMeasurement(None, "people")

@@ -36,8 +36,8 @@ FLAME_ZONE = "frame"
 class FlameParams:
     """Thresholds of the rule (frames are sampled frames)."""
 
-    fire_threshold: float = 0.25  # chosen on held-out pictures: bench/operating_points.py
-    smoke_threshold: float = 0.25
+    fire_threshold: float = 0.05  # chosen on held-out pictures: bench/operating_points.py
+    smoke_threshold: float = 0.05
     min_area_fraction: float = 0.0005  # of the frame area, per box
     confirm_frames: int = 3  # k ...
     window_frames: int = 5  # ... of the last n frames

@@ -41,7 +41,7 @@ _EPS = 1e-6  # seconds: frame times compared with window edges
 class HardhatParams:
     """Thresholds of the rule."""
 
-    head_threshold: float = 0.25  # chosen on held-out pictures: bench/operating_points.py
+    head_threshold: float = 0.1  # chosen on held-out pictures: bench/operating_points.py
     min_duration_s: float = 3.0  # how long a track must be seen before it counts
     min_presence: float = 0.6  # share of the window's frames it must be seen bare in the zone
     keep_presence: float = 0.3  # once counted, the share that keeps it counted (hysteresis)

@@ -79,6 +79,7 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
             log.warning("no detector model configured: the flame and hard-hat rules are off")
         return None
     detectors: dict[str, OnnxDetector] = {}
+    needs = rules.class_thresholds()
     for index, model in enumerate(config.models):
         try:
             detector = OnnxDetector(
@@ -89,6 +90,9 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
                 threads=model.threads,
                 class_names=model.classes,
                 providers=model.providers or None,
+                class_confidence={
+                    name: min(threshold, model.confidence) for name, threshold in needs.items()
+                },
             )
         except ModelError as error:
             raise StartupError(f"models[{index}] ({model.name}): {error}") from error

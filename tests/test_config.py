@@ -341,3 +341,32 @@ def test_rule_defaults_match_the_rules_own_defaults() -> None:
         assert len(shared) >= 5
         for name in shared:
             assert getattr(config, name) == getattr(params, name), name
+
+
+def test_models_keep_the_classes_rules_read_down_to_the_rules_thresholds(tmp_path: Path) -> None:
+    """A model's ``confidence`` floors every class, except that the classes an enabled rule
+    reads are kept down to the rule's own threshold (else a rule threshold under the floor
+    would silently never fire)."""
+    from detect.engine import describe_model
+    from sitewatch.runner import load_detectors
+
+    def load(raw: dict[str, Any]) -> Any:
+        path = tmp_path / "site.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return load_detectors(load_config(path, read_model=describe_model))
+
+    raw = copy.deepcopy(BASE)
+    raw["cameras"][0]["url"] = "rtsp://10.0.0.5/stream"
+    raw["models"] = [
+        {"name": "hazards", "path": str(ROOT / "models" / "hazards.onnx"), "confidence": 0.3}
+    ]
+    raw["rules"] = {"flame": {"fire_threshold": 0.07, "smoke_threshold": 0.5}}
+    stage = load(raw)
+    assert stage is not None
+    detector = stage.detectors["hazards"]
+    floors = dict(zip(detector.class_names, detector.floors().tolist(), strict=True))
+    assert floors == pytest.approx({"fire": 0.07, "smoke": 0.3, "helmet": 0.3, "head": 0.1})
+    raw["rules"] = {"flame": {"enabled": False}, "hardhat": {"enabled": False}}
+    stage = load(raw)
+    assert stage is not None
+    assert stage.detectors["hazards"].floors().tolist() == pytest.approx([0.3] * 4)

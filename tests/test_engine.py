@@ -217,3 +217,21 @@ def test_detections_validate_shapes_and_filter() -> None:
         "confidence": 0.9,
         "xyxy": [0.0, 0.0, 10.0, 20.0],
     }
+
+
+def test_class_floors_keep_some_classes_below_the_general_confidence(scene: np.ndarray) -> None:
+    low = OnnxDetector(DEFAULT_MODEL, confidence=0.01).detect(scene)
+    label_of = np.array(low.labels, dtype=object)
+    mid = float(np.median(low.confidence))
+    wanted = str(label_of[np.argmax(low.confidence)])
+    mixed = OnnxDetector(DEFAULT_MODEL, confidence=mid, class_confidence={wanted: 0.01})
+    found = mixed.detect(scene)
+    labels = np.array(found.labels, dtype=object)
+    kept = found.confidence[labels == wanted]
+    others = found.confidence[labels != wanted]
+    assert len(kept) == int((label_of == wanted).sum())  # every box of that class, weak ones too
+    assert (kept < mid).any()
+    assert (others > mid).all()
+    assert len(others) == int(((label_of != wanted) & (low.confidence > mid)).sum())
+    ignored = OnnxDetector(DEFAULT_MODEL, confidence=mid, class_confidence={"pallet": 0.01})
+    assert len(ignored.detect(scene)) == int((low.confidence > mid).sum())

@@ -161,3 +161,22 @@ def test_exit_scenarios(
 ) -> None:
     phases = [p for p in run(scene, seconds, obstacle_classes) if p is not Phase.UPDATE]
     assert phases == expected
+
+
+def box_with_a_doubtful_head_on_it(second: int) -> tuple[np.ndarray, Detections | None]:
+    """The box left for 40 s, with a weak ``head`` box on it (models keep heads down to the
+    hard-hat rule's low threshold): that is not a person hiding the exit."""
+    image, _ = box_left_for_40_s(second)
+    if 10 <= second < 50:
+        weak = detections([("head", (150, 110, 180, 140))])
+        return image, Detections(weak.xyxy, np.full(1, 0.12, np.float32), weak.class_id, NAMES)
+    return image, no_detections()
+
+
+def test_a_doubtful_head_does_not_hide_a_blocked_exit() -> None:
+    phases = [p for p in run(box_with_a_doubtful_head_on_it, 80) if p is not Phase.UPDATE]
+    assert phases == [Phase.START, Phase.END]
+    sure = ExitMeasureParams(min_person_confidence=0.1)  # the same head taken for a person
+    image, found = box_with_a_doubtful_head_on_it(20)
+    measured = measure_exit(to_gray(corridor(0)), to_gray(image), None, AREA, found, (), sure)
+    assert measured.reason == "people"

@@ -7,25 +7,58 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.operating_points import FLOOR, best_score, operating_points
+from bench.operating_points import (
+    THRESHOLDS,
+    Point,
+    RulePoints,
+    best_score,
+    operating_points,
+    suggested_size,
+)
 from bench.val_halves import CALIBRATION, EVALUATION, half_of
 from detect.detections import Detections
 
 NAMES = ("fire", "smoke", "helmet", "head")
 
 
-def test_the_lowest_precise_threshold_above_the_floor_is_chosen() -> None:
-    positives = [0.9, 0.5, 0.42, 0.33, 0.22, 0.1]
-    # negatives: two at 0.3 make 0.30 imprecise with as many negatives as positives
-    negatives = [0.31, 0.3, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+def test_the_highest_precise_recall_is_chosen() -> None:
+    positives = [[0.9], [0.5], [0.42], [0.33], [0.22], [0.12]]
+    # two negatives at 0.3 make 0.30 and below imprecise with as many negatives as positives
+    negatives = [[0.31], [0.3], [0.0], [0.0], [0.0], [0.0], [0.0], [0.0], [0.0], [0.0]]
     chosen = operating_points("flame", ("fire",), 320, positives, negatives)
-    by_threshold = {p.threshold: p for p in chosen.points}
+    by_threshold = {p.thresholds[0]: p for p in chosen.points}
     assert by_threshold[0.3].false_alarms == 2
     assert by_threshold[0.3].precision == pytest.approx((4 / 6) / (4 / 6 + 0.2))
     assert by_threshold[0.35].false_alarms == 0
-    assert chosen.chosen == 0.35
-    clean = operating_points("flame", ("fire",), 320, positives, [0.0] * 10)
-    assert clean.chosen == FLOOR  # never under the floor, even when lower would be precise
+    assert chosen.chosen.thresholds == (0.4,)  # same recall as 0.35, with a margin
+    clean = operating_points("flame", ("fire",), 320, positives, [[0.0]] * 10)
+    # every positive caught from 0.10 down: the highest threshold that does it
+    assert clean.chosen.thresholds == (0.1,) and clean.chosen.recall == 1.0
+
+
+def test_each_class_gets_its_own_threshold() -> None:
+    # fire pictures score low on fire; the negatives only ever look like smoke
+    positives = [[0.12, 0.0], [0.15, 0.0], [0.0, 0.7], [0.0, 0.8]]
+    negatives = [[0.0, 0.5], [0.0, 0.45], [0.0, 0.0], [0.0, 0.0]]
+    chosen = operating_points("flame", ("fire", "smoke"), 416, positives, negatives)
+    assert chosen.chosen_by_class == {"fire": 0.1, "smoke": 0.6}
+    assert chosen.chosen.recall == 1.0 and chosen.chosen.false_alarms == 0
+    one = {p.thresholds[0]: p for p in chosen.points}  # the same threshold for both is worse
+    assert max(p.recall for p in one.values() if p.false_alarms == 0) < 1.0
+
+
+def test_nothing_precise_takes_the_strictest_thresholds() -> None:
+    chosen = operating_points("flame", ("fire",), 320, [[0.3]], [[0.9], [0.8]])
+    assert chosen.chosen.thresholds == (THRESHOLDS[-1],)
+
+
+def test_the_smaller_input_wins_a_near_tie() -> None:
+    def rules(size: int, recall: float) -> list[RulePoints]:
+        point = Point((0.25,), recall, 0.0, 0)
+        return [RulePoints("flame", ("fire",), size, 10, 10, (point,), point)]
+
+    assert suggested_size([rules(640, 0.80), rules(416, 0.90), rules(512, 0.905)]) == 416
+    assert suggested_size([rules(416, 0.80), rules(512, 0.90)]) == 512
 
 
 def test_best_score_takes_the_classes_and_the_minimum_size() -> None:

@@ -35,10 +35,14 @@ class FlameRule(Section):
     enabled: bool = Field(default=True, description="Off: no flame or smoke alerts.")
 
     fire_threshold: float = Field(
-        default=0.25, gt=0, lt=1, description="Minimum confidence of a fire detection."
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Minimum confidence of a fire detection (default chosen on held-out "
+        "pictures: bench/operating_points.py).",
     )
     smoke_threshold: float = Field(
-        default=0.25, gt=0, lt=1, description="Minimum confidence of a smoke detection."
+        default=0.05, gt=0, lt=1, description="Minimum confidence of a smoke detection."
     )
     confirm_frames: int = Field(default=3, ge=1, description="k of the last n sampled frames.")
     window_frames: int = Field(default=5, ge=1, le=100, description="n sampled frames.")
@@ -88,7 +92,7 @@ class HardhatRule(Section):
     enabled: bool = Field(default=True, description="Off: no missing-hard-hat alerts.")
 
     head_threshold: float = Field(
-        default=0.25, gt=0, lt=1, description="Minimum confidence of a bare-head detection."
+        default=0.1, gt=0, lt=1, description="Minimum confidence of a bare-head detection."
     )
     min_duration_s: float = Field(
         default=3.0,
@@ -154,3 +158,14 @@ class Rules(Section):
     blocked_exit: BlockedExitRule = Field(default_factory=BlockedExitRule)
     flame: FlameRule = Field(default_factory=FlameRule)
     hardhat: HardhatRule = Field(default_factory=HardhatRule)
+
+    def class_thresholds(self) -> dict[str, float]:
+        """The confidence each enabled detection rule needs of the classes it reads: a model
+        keeps those classes down to it (``sitewatch.runner.load_detectors``)."""
+        needs: dict[str, float] = {}
+        if self.flame.enabled:
+            needs["fire"] = self.flame.fire_threshold
+            needs["smoke"] = self.flame.smoke_threshold
+        if self.hardhat.enabled:
+            needs["head"] = self.hardhat.head_threshold
+        return needs
