@@ -168,13 +168,34 @@ def operating_points(
     )
 
 
+def _smallest_best(recalls: dict[int, float]) -> int:
+    best = max(recalls.values())
+    return min(size for size, recall in recalls.items() if recall >= best - SIZE_TIE)
+
+
 def suggested_size(by_size: Sequence[Sequence[RulePoints]]) -> int:
-    """The input size with the highest mean recall (the smaller within ``SIZE_TIE``)."""
-    means = {
-        rules[0].input_size: float(np.mean([r.chosen.recall for r in rules])) for rules in by_size
+    """One input size for every rule: the highest mean recall (the smaller within
+    ``SIZE_TIE``)."""
+    return _smallest_best(
+        {rules[0].input_size: float(np.mean([r.chosen.recall for r in rules])) for rules in by_size}
+    )
+
+
+def suggested_sizes(by_size: Sequence[Sequence[RulePoints]]) -> dict[str, int]:
+    """Each rule's own input size (a model entry per size, each with the classes of its rules:
+    ``models[].use_classes``): its highest recall, the smaller within ``SIZE_TIE``."""
+    names = [rule.rule for rule in by_size[0]]
+    return {
+        name: _smallest_best(
+            {
+                rule.input_size: rule.chosen.recall
+                for rules in by_size
+                for rule in rules
+                if rule.rule == name
+            }
+        )
+        for name in names
     }
-    best = max(means.values())
-    return min(size for size, mean in means.items() if mean >= best - SIZE_TIE)
 
 
 def measure(data: YoloDataset, model: Path, input_size: int | None) -> list[RulePoints]:
@@ -241,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes: list[int | None] = list(args.imgsz) or [None]
     by_size = [measure(data, args.model, size) for size in sizes]
     suggested = suggested_size(by_size)
+    per_rule = suggested_sizes(by_size)
 
     if args.json:
         rows = [
@@ -250,7 +272,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         print(
             json.dumps(
-                {"model": str(args.model), "rules": rows, "suggested_input_size": suggested},
+                {
+                    "model": str(args.model),
+                    "rules": rows,
+                    "suggested_input_size": suggested,
+                    "suggested_per_rule": per_rule,
+                },
                 indent=2,
             )
         )

@@ -29,9 +29,10 @@ ingest -> detect -> rules path in video time) with the detector of ``--model``.
    every 15 s and the lights switching on -> dim -> off every ``light_switch_period_s``, replayed
    with the exit zone of ``config/demo.yaml`` and production rule timings (every rule on).
 
-Rule parameters are the product defaults (``sitewatch.config.rules``). Videos are cached under
-``data/bench/rules_eval/``. The dataset lives outside the repository (``--data``); without it
-part 1 is skipped, saying why.
+Rule parameters are the product defaults (``sitewatch.config.rules``); the model runs as the
+example configuration runs it (``config/site-example.yaml``: input size and classes per
+entry). Videos are cached under ``data/bench/rules_eval/``. The dataset lives outside the
+repository (``--data``); without it part 1 is skipped, saying why.
 
 Run: .venv/bin/python -m bench.rules_eval [--quick] [--json] [--data PATH] [--model PATH]
 """
@@ -78,6 +79,7 @@ CACHE = Path("data/bench/rules_eval")
 DEFAULT_DATA = Path("../shared/datasets/hazards/data.yaml")
 DEFAULT_MODEL = Path("models/hazards.onnx")
 DEMO_CONFIG = Path("config/demo.yaml")
+PRODUCT_CONFIG = Path("config/site-example.yaml")
 
 VIDEO_VERSION = 2  # bump when the assembled pictures change
 FRAME_WH = (640, 480)
@@ -345,17 +347,24 @@ class BenchStage(DetectorStage):
         return found
 
 
+def product_models(model: Path) -> list[dict[str, Any]]:
+    """The model entries of the example configuration (the product default: input sizes and
+    classes per entry), each running ``model``."""
+    entries = yaml.safe_load(PRODUCT_CONFIG.read_text(encoding="utf-8"))["models"]
+    return [{**entry, "path": str(model.resolve())} for entry in entries]
+
+
 def site_config(
     workdir: Path, model: Path | None, rules: Mapping[str, Any], zones: Sequence[Any] = ()
 ) -> SiteConfig:
-    """One camera, the model (none: no detector), ``rules`` over the product defaults; loaded
-    like a user's file."""
+    """One camera, the model as the example configuration runs it (none: no detector),
+    ``rules`` over the product defaults; loaded like a user's file."""
     data = {
         "site": {"id": "bench"},
         "cameras": [
             {"name": "cam", "url": "file:///dev/null", "detect_fps": 2, "zones": list(zones)}
         ],
-        "models": [] if model is None else [{"name": "hazards", "path": str(model.resolve())}],
+        "models": [] if model is None else product_models(model),
         "rules": dict(rules),
         "storage": {"data_dir": str(workdir / "data")},
     }

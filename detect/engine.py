@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,6 +271,7 @@ class OnnxDetector:
         providers: Sequence[str] | None = None,
         multi_label: bool = False,
         class_confidence: Mapping[str, float] | None = None,
+        use_classes: Collection[str] = (),
     ) -> None:
         """``multi_label`` keeps every class above ``confidence`` for a box instead of only the
         best one: what ``yolo val`` measures; production uses the best class, like predict.
@@ -289,6 +290,13 @@ class OnnxDetector:
         self.input_size = input_size or self.info.input_size
         self.confidence = confidence
         self.class_confidence = dict(class_confidence or {})
+        unknown = set(use_classes) - set(self.class_names)
+        if unknown:
+            raise ModelError(
+                f"{path}: use_classes {sorted(unknown)} are not classes of the model "
+                f"({', '.join(self.class_names)})"
+            )
+        self.use_classes = frozenset(use_classes)
         self.iou = iou
         self.max_detections = max_detections
         self.stride = 32
@@ -302,9 +310,14 @@ class OnnxDetector:
         return self.info.class_names
 
     def floors(self) -> npt.NDArray[np.float32]:
-        """The score each class id must exceed to be kept."""
+        """The score each class id must exceed to be kept (infinite: a class not used)."""
         return np.array(
-            [self.class_confidence.get(name, self.confidence) for name in self.class_names],
+            [
+                self.class_confidence.get(name, self.confidence)
+                if not self.use_classes or name in self.use_classes
+                else np.inf
+                for name in self.class_names
+            ],
             np.float32,
         )
 

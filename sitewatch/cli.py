@@ -63,7 +63,14 @@ def check_config(path: Annotated[Path, typer.Argument(help="Site configuration (
     tls = " TLS" if mqtt.tls else ""
     topics = f"{mqtt.topic_prefix}/{config.site.id}/…"
     out.print(f"MQTT   {target} {mqtt.host}:{mqtt.port}{tls}, topics {topics}")
-    models = ", ".join(f"{m.name} ({len(m.classes)} classes)" for m in config.models) or "none"
+    models = (
+        ", ".join(
+            f"{m.name} ({', '.join(m.use_classes or m.classes)}"
+            + (f" at {m.input_size} px)" if m.input_size else ")")
+            for m in config.models
+        )
+        or "none"
+    )
     out.print(f"Models {models}")
     storage = config.storage
     out.print(

@@ -93,6 +93,7 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
                 class_confidence={
                     name: min(threshold, model.confidence) for name, threshold in needs.items()
                 },
+                use_classes=model.use_classes,
             )
         except ModelError as error:
             raise StartupError(f"models[{index}] ({model.name}): {error}") from error
@@ -101,7 +102,7 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
             model.name,
             model.path,
             detector.input_size,
-            ", ".join(detector.class_names),
+            ", ".join(model.use_classes or detector.class_names),
             detector.providers[0],
         )
         detectors[model.name] = detector

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -215,6 +216,36 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
         "rules.hardhat.enabled",
         "needs a model with class 'head'",
     ),
+    (
+        "a class the model does not have in use_classes",
+        _set(
+            "models",
+            [
+                {
+                    "name": "m",
+                    "path": str(ROOT / "models" / "hazards.onnx"),
+                    "use_classes": ["fire", "flames"],
+                }
+            ],
+        ),
+        "models[0].use_classes[1]",
+        "'flames' is not a class of model 'm' (classes: fire, smoke, helmet, head)",
+    ),
+    (
+        "no used class for the hard-hat rule",
+        _set(
+            "models",
+            [
+                {
+                    "name": "m",
+                    "path": str(ROOT / "models" / "hazards.onnx"),
+                    "use_classes": ["fire", "smoke"],
+                }
+            ],
+        ),
+        "rules.hardhat.enabled",
+        "needs a model with class 'head'",
+    ),
 ]
 
 
@@ -370,3 +401,24 @@ def test_models_keep_the_classes_rules_read_down_to_the_rules_thresholds(tmp_pat
     stage = load(raw)
     assert stage is not None
     assert stage.detectors["hazards"].floors().tolist() == pytest.approx([0.3] * 4)
+
+
+def test_one_model_file_at_two_sizes_each_for_its_classes(tmp_path: Path) -> None:
+    from detect.engine import describe_model
+    from sitewatch.runner import load_detectors
+
+    raw = copy.deepcopy(BASE)
+    raw["cameras"][0]["url"] = "rtsp://10.0.0.5/stream"
+    model = str(ROOT / "models" / "hazards.onnx")
+    raw["models"] = [
+        {"name": "flames", "path": model, "input_size": 416, "use_classes": ["fire", "smoke"]},
+        {"name": "people", "path": model, "input_size": 640, "use_classes": ["helmet", "head"]},
+    ]
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    stage = load_detectors(load_config(path, read_model=describe_model))
+    assert stage is not None
+    flames, people = stage.detectors["flames"], stage.detectors["people"]
+    assert (flames.input_size, people.input_size) == (416, 640)
+    assert np.isinf(flames.floors()[2:]).all() and np.isfinite(flames.floors()[:2]).all()
+    assert np.isinf(people.floors()[:2]).all() and np.isfinite(people.floors()[2:]).all()

@@ -235,3 +235,15 @@ def test_class_floors_keep_some_classes_below_the_general_confidence(scene: np.n
     assert len(others) == int(((label_of != wanted) & (low.confidence > mid)).sum())
     ignored = OnnxDetector(DEFAULT_MODEL, confidence=mid, class_confidence={"pallet": 0.01})
     assert len(ignored.detect(scene)) == int((low.confidence > mid).sum())
+
+
+def test_use_classes_drops_the_other_classes(scene: np.ndarray) -> None:
+    every = OnnxDetector(DEFAULT_MODEL, confidence=0.01).detect(scene)
+    assert len(every), "the golden scene should give detections"
+    present = str(every.labels[int(np.argmax(every.confidence))])
+    for used in ([present], [name for name in every.class_names if name != present]):
+        only = OnnxDetector(DEFAULT_MODEL, confidence=0.01, use_classes=used).detect(scene)
+        assert set(only.labels) <= set(used)
+        assert len(only) == sum(1 for label in every.labels if label in used)
+    with pytest.raises(ModelError, match=r"use_classes \['pallet'\] are not classes"):
+        OnnxDetector(DEFAULT_MODEL, use_classes=["fire", "pallet"])

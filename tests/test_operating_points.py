@@ -14,6 +14,7 @@ from bench.operating_points import (
     best_score,
     operating_points,
     suggested_size,
+    suggested_sizes,
 )
 from bench.val_halves import CALIBRATION, EVALUATION, half_of
 from detect.detections import Detections
@@ -80,3 +81,16 @@ def test_halves_are_stable_and_split_about_evenly() -> None:
     assert 400 < halves.count(CALIBRATION) < 600
     assert set(halves) == {CALIBRATION, EVALUATION}
     assert half_of(Path("/elsewhere/picture_0007.jpg")) == halves[7]  # by name only
+
+
+def test_each_rule_gets_its_own_best_size() -> None:
+    def rules(size: int, flame: float, hardhat: float) -> list[RulePoints]:
+        made = []
+        for name, recall in (("flame", flame), ("missing_hardhat", hardhat)):
+            point = Point((0.25,), recall, 0.0, 0)
+            made.append(RulePoints(name, ("x",), size, 10, 10, (point,), point))
+        return made
+
+    measured = [rules(416, 0.90, 0.92), rules(512, 0.89, 0.92), rules(640, 0.76, 0.95)]
+    assert suggested_sizes(measured) == {"flame": 416, "missing_hardhat": 640}
+    assert suggested_size(measured) == 416

@@ -27,6 +27,11 @@ class Model(Section):
         description="Inference size in pixels (square); the size the model was exported at "
         "when omitted. Larger finds smaller heads and flames, at a higher CPU cost.",
     )
+    use_classes: list[str] = Field(
+        default_factory=list,
+        description="Only these of the model's classes reach the rules (default: all). One "
+        "model file can then run at two input sizes, each for the classes it finds best there.",
+    )
     confidence: float = Field(
         default=0.25, gt=0, lt=1, description="Detections below this score are dropped."
     )

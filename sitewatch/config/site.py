@@ -45,7 +45,16 @@ class SiteConfig(Section):
                     f"keeps {camera.buffer_seconds:g} s of packets but clips.pre_roll_s needs "
                     f"{self.clips.pre_roll_s:g} s",
                 )
-        known = {name for model in self.models for name in model.classes}
+        known: set[str] = set()
+        for m, model in enumerate(self.models):
+            for k, name in enumerate(model.use_classes):
+                if model.classes and name not in model.classes:
+                    raise FieldError(
+                        ("models", m, "use_classes", k),
+                        f"'{name}' is not a class of model '{model.name}' "
+                        f"(classes: {', '.join(model.classes)})",
+                    )
+            known |= set(model.use_classes or model.classes)
         self._check_rule_classes(known)
         for c, camera in enumerate(self.cameras):
             for z, zone in enumerate(camera.zones):
