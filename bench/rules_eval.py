@@ -61,7 +61,7 @@ import numpy.typing as npt
 import yaml
 
 from bench.proc import percentile, process_cpu_s
-from bench.val_halves import EVALUATION, Half, half_of
+from bench.val_halves import CALIBRATION, EVALUATION, Half, half_of
 from detect.detections import Detections
 from detect.engine import as_bgr, describe_model
 from detect.flame_colour import ColourParams, keep_plausible
@@ -553,15 +553,34 @@ class RuleRow:
         }
 
 
-def rule_rows(data_path: Path, model: Path, pairs: int, workdir: Path) -> list[RuleRow]:
-    """Part 1: flame (with and without the colour check) and hard hat on assembled videos."""
+def rule_rows(
+    data_path: Path,
+    model: Path,
+    pairs: int,
+    workdir: Path,
+    half: Half = EVALUATION,
+    hazards: Sequence[str] = (FLAME, HARDHAT),
+) -> list[RuleRow]:
+    """Part 1: flame (with and without the colour check) and hard hat on assembled videos from
+    ``half`` of the val split (the calibration half only to study or tune the rules)."""
     data = load_dataset(data_path)
+    rows: list[RuleRow] = []
+    if FLAME in hazards:
+        rows += _flame_rows(data, model, pairs, workdir, half)
+    if HARDHAT in hazards:
+        rows.append(_hardhat_row(data, model, pairs, workdir, half))
+    return rows
+
+
+def _flame_rows(
+    data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half
+) -> list[RuleRow]:
     rows: list[RuleRow] = []
 
     flame_config = site_config(workdir, model, {"hardhat": {"enabled": False}})
     flame = flame_config.rules.flame
     camera = flame_config.cameras[0]
-    flame_plan = assemble(FLAME, *flame_pools(data), pairs, flame.clear_s)
+    flame_plan = assemble(FLAME, *flame_pools(data, half), pairs, flame.clear_s)
     flame_video = ensure_video(flame_plan)
     flame_goal = flame.window_frames / camera.detect_fps + 1.0
     for label, colour in ((FLAME, None), (f"{FLAME} + colour check", ColourParams())):
@@ -572,17 +591,19 @@ def rule_rows(data_path: Path, model: Path, pairs: int, workdir: Path) -> list[R
         rows.append(
             RuleRow(label, FLAME, str(flame_video), flame_plan.gap_s, flame_goal, tally, cost)
         )
+    return rows
 
+
+def _hardhat_row(data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half) -> RuleRow:
     hat_config = site_config(workdir, model, {"flame": {"enabled": False}})
     hardhat = hat_config.rules.hardhat
-    hat_plan = assemble(HARDHAT, *hardhat_pools(data), pairs, hardhat.clear_s)
+    hat_plan = assemble(HARDHAT, *hardhat_pools(data, half), pairs, hardhat.clear_s)
     hat_video = ensure_video(hat_plan)
     log(f"replaying {hat_video}...")
     result, cost = run_replay(hat_config, hat_video, _stage(hat_config, None))
     tally = match(result.incidents, hat_plan.segments, HARDHAT, MATCH_TOLERANCE_S)
     goal = hardhat.min_duration_s + 1.0
-    rows.append(RuleRow(HARDHAT, HARDHAT, str(hat_video), hat_plan.gap_s, goal, tally, cost))
-    return rows
+    return RuleRow(HARDHAT, HARDHAT, str(hat_video), hat_plan.gap_s, goal, tally, cost)
 
 
 def _stage(config: SiteConfig, colour: ColourParams | None) -> BenchStage:
@@ -647,11 +668,15 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else (" ok" if ok else " MISS")
 
 
-def print_rules(rows: Sequence[RuleRow], model: Path, data: Path) -> None:
+def print_rules(rows: Sequence[RuleRow], model: Path, data: Path, half: Half) -> None:
     """Part 1 as a table."""
+    why = (
+        "never trained on; thresholds chosen on the other half"
+        if half == EVALUATION
+        else "the half the thresholds were chosen on: for study, not for reporting"
+    )
     print(
-        f"Part 1: rules on videos assembled from the evaluation half of the val split of {data} "
-        "(never trained on; thresholds chosen on the other half)"
+        f"Part 1: rules on videos assembled from the {half} half of the val split of {data} ({why})"
     )
     print(f"model {model}; product rule defaults; detect_fps 2; motion gating on")
     gaps = ", ".join(f"{row.hazard} {row.gap_s:g} s" for row in rows if "+" not in row.label)
@@ -762,6 +787,7 @@ class Outcome:
     rules: list[RuleRow] = field(default_factory=list)
     rules_skipped: str | None = None
     scene: SceneReport | None = None
+    half: Half = EVALUATION
 
     def to_dict(self, model: Path, data: Path, quick: bool) -> dict[str, Any]:
         """JSON-ready."""
@@ -769,6 +795,7 @@ class Outcome:
             {
                 "model": model,
                 "data": data,
+                "half": self.half,
                 "quick": quick,
                 "settings": {
                     "frame_wh": FRAME_WH,
@@ -795,6 +822,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data YAML (val split)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--skip-scene", action="store_true", help="part 1 only")
+    parser.add_argument(
+        "--half",
+        choices=[EVALUATION, CALIBRATION],
+        default=EVALUATION,
+        help="val half for part 1 (calibration: to study or tune the rules, not to report)",
+    )
+    parser.add_argument("--hazard", choices=[FLAME, HARDHAT], nargs="*", default=[FLAME, HARDHAT])
     args = parser.parse_args(argv)
 
     model: Path | None = args.model if args.model.is_file() else None
@@ -810,7 +844,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         else:
             pairs = QUICK_PAIRS if args.quick else PAIRS
-            outcome.rules = rule_rows(args.data, model, pairs, workdir)
+            outcome.half = args.half
+            outcome.rules = rule_rows(args.data, model, pairs, workdir, args.half, args.hazard)
         if not args.skip_scene:
             outcome.scene = scene_report(model, args.quick, workdir)
 
@@ -820,7 +855,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if outcome.rules_skipped is not None:
         print(f"Part 1 skipped: {outcome.rules_skipped}")
     else:
-        print_rules(outcome.rules, args.model, args.data)
+        print_rules(outcome.rules, args.model, args.data, args.half)
     if outcome.scene is not None:
         print_scene(outcome.scene)
 

@@ -18,7 +18,7 @@ from detect.detections import Detections
 from detect.exit_compare import Gray
 from detect.exit_measure import ExitMeasureParams, measure_exit
 from detect.flame_rule import FlameParams, FlameState, flame_step
-from detect.hardhat_rule import HardhatParams, HardhatState, hardhat_step
+from detect.hardhat_rule import HardhatParams, HardhatState, hardhat_step, one_verdict_per_head
 from detect.observations import Observation
 from detect.tracker import TrackerParams, TrackerState, track
 from detect.zone_filter import ZoneArea, rasterise_zones
@@ -145,9 +145,7 @@ class CameraRules:
             )
             found += observations
         if self.params.hardhat is not None:
-            heads = detections.of_class(
-                self.params.hardhat.head_class, self.params.hardhat.helmet_class
-            )
+            heads = one_verdict_per_head(detections, self.params.hardhat)
             self.tracker, tracked = track(self.tracker, heads, now, self.params.tracker)
             self.hardhat, observations = hardhat_step(
                 self.hardhat, tracked, now, self.params.hardhat, self.camera, areas

@@ -14,7 +14,9 @@ The same window handles the detector's helmet/head flips on one person: a track 
 keeps counting while still bare in ``keep_presence`` (a lower share) of the window: a score
 hovering around the threshold does not make the count flicker 3 -> 2 -> 3 in the updates.
 A camera without ``hardhat_required`` zones treats the whole frame as one zone named
-``FRAME_ZONE``; heads whose centre is in an ``ignore`` zone are dropped.
+``FRAME_ZONE``; heads whose centre is in an ``ignore`` zone are dropped. Where the detector
+puts a ``head`` and a ``helmet`` box on the same head, only the more confident one is tracked
+(``one_verdict_per_head``).
 
 One incident per zone: START when the count becomes positive, UPDATE whenever the count
 changes, END once nobody has counted for ``clear_s``. Details: ``count`` (and ``peak_count``).
@@ -29,6 +31,7 @@ from enum import StrEnum
 import numpy as np
 
 from detect.detections import Detections
+from detect.engine import nms
 from detect.observations import Box, Hazard, Observation, Phase, Severity
 from detect.zone_filter import HARDHAT_REQUIRED, ZoneArea, centers_inside, drop_ignored, of_kind
 
@@ -48,6 +51,17 @@ class HardhatParams:
     clear_s: float = 15.0
     head_class: str = "head"  # a bare head
     helmet_class: str = "helmet"  # a head wearing a hard hat
+    same_head_iou: float = 0.7  # a head and a helmet box overlapping this much are one head
+
+
+def one_verdict_per_head(found: Detections, params: HardhatParams) -> Detections:
+    """The ``head`` and ``helmet`` boxes, one per head: where the detector put both on the same
+    head (different anchors), the more confident one stays. Else a weak ``head`` box under a
+    confident ``helmet`` would start a track of its own and count as a bare head."""
+    heads = found.of_class(params.head_class, params.helmet_class)
+    if len(heads) < 2:
+        return heads
+    return heads[np.array(sorted(nms(heads.xyxy, heads.confidence, params.same_head_iou)))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from detect.blocked_exit import BlockedExitParams
 from detect.camera_rules import CameraRules, RuleParams
 from detect.flame_rule import FlameParams
 from detect.hardhat_rule import HardhatParams
 from detect.motion import MotionGate, MotionParams
+from detect.tracker import TrackerParams
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader
 from sitewatch.config.camera import Camera, Coordinates, ZoneKind
+from sitewatch.config.rules import HardhatRule
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import CameraWork
+
+
+def tracker_params(hardhat: HardhatRule) -> TrackerParams:
+    """The head tracker under the hard hat rule: a head the rule would count can start a track.
+    (With the tracker's own start threshold above ``head_threshold``, a bare head scored
+    between the two would never be tracked, so never counted.)"""
+    default = TrackerParams()
+    start = min(default.high_threshold, hardhat.head_threshold)
+    return replace(default, high_threshold=start, low_threshold=min(default.low_threshold, start))
 
 
 def rule_params(config: SiteConfig, has_detector: bool) -> RuleParams:
@@ -45,6 +58,7 @@ def rule_params(config: SiteConfig, has_detector: bool) -> RuleParams:
         )
         if has_detector and hardhat.enabled
         else None,
+        tracker=tracker_params(hardhat),
     )
 
 

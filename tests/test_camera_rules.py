@@ -43,3 +43,89 @@ def test_merging_models_maps_classes_by_name() -> None:
     assert merged.class_names == ("fire", "smoke", "helmet", "head", "person")
     assert merged.labels == ["smoke", "smoke", "person"]
     assert merge_detections([ours]) is ours
+
+
+def bare_head(score: float) -> Detections:
+    return Detections(
+        np.array([[300, 100, 340, 150]], np.float32),
+        np.array([score], np.float32),
+        np.array([3], np.int32),
+        NAMES,
+    )
+
+
+def hardhat_starts(params: RuleParams, score: float) -> int:
+    rules = CameraRules("cam", [], params)
+    phases = []
+    for index in range(16):  # 8 s at 2 fps
+        found = rules.detections(bare_head(score), index * 0.5, (640, 360))
+        phases += [o.phase for o in found if o.hazard is Hazard.MISSING_HARDHAT]
+    return phases.count(Phase.START)
+
+
+@pytest.mark.parametrize("score", [0.12, 0.3, 0.45, 0.9])
+def test_a_bare_head_the_rule_counts_is_tracked_whatever_its_score(score: float) -> None:
+    """From the configuration, the tracker starts tracks at the rule's head threshold: a head
+    scored between it and the tracker's own default start (0.5) alerts too."""
+    from sitewatch.config.site import SiteConfig
+    from sitewatch.rule_setup import rule_params
+
+    config = SiteConfig.model_validate(
+        {
+            "site": {"id": "s"},
+            "cameras": [{"name": "cam", "url": "rtsp://10.0.0.5/live"}],
+            "rules": {"hardhat": {"head_threshold": 0.1}},
+        }
+    )
+    params = rule_params(config, has_detector=True)
+    assert params.tracker.high_threshold == pytest.approx(0.1)
+    assert hardhat_starts(params, score) == 1
+    untied = RuleParams(hardhat=params.hardhat)  # the tracker's own defaults: start at 0.5
+    assert hardhat_starts(untied, score) == (1 if score >= 0.5 else 0)
+
+
+def test_a_head_below_the_threshold_never_alerts() -> None:
+    from sitewatch.config.site import SiteConfig
+    from sitewatch.rule_setup import rule_params
+
+    config = SiteConfig.model_validate(
+        {"site": {"id": "s"}, "cameras": [{"name": "cam", "url": "rtsp://10.0.0.5/live"}]}
+    )
+    params = rule_params(config, has_detector=True)
+    assert params.hardhat is not None
+    assert hardhat_starts(params, params.hardhat.head_threshold * 0.9) == 0
+
+
+def head_under_a_helmet(head_score: float, helmet_score: float, shift: float) -> Detections:
+    """A ``helmet`` box and a ``head`` box ``shift`` px apart on one person."""
+    return Detections(
+        np.array([[300, 100, 340, 150], [300 + shift, 100, 340 + shift, 150]], np.float32),
+        np.array([helmet_score, head_score], np.float32),
+        np.array([2, 3], np.int32),
+        NAMES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "helmet", "shift", "alerts"),
+    [
+        pytest.param(0.15, 0.8, 2.0, 0, id="weak head under a confident helmet: one head"),
+        pytest.param(0.8, 0.3, 2.0, 1, id="confident head, weak helmet: bare"),
+        pytest.param(0.15, 0.8, 60.0, 1, id="two people side by side: the bare one counts"),
+    ],
+)
+def test_one_verdict_per_head(head: float, helmet: float, shift: float, alerts: int) -> None:
+    from detect.hardhat_rule import HardhatParams
+    from detect.tracker import TrackerParams
+
+    params = RuleParams(
+        flame=None,
+        hardhat=HardhatParams(head_threshold=0.1),
+        tracker=TrackerParams(high_threshold=0.1),
+    )
+    rules = CameraRules("cam", [], params)
+    phases = []
+    for index in range(16):
+        found = rules.detections(head_under_a_helmet(head, helmet, shift), index * 0.5, (640, 360))
+        phases += [o.phase for o in found if o.hazard is Hazard.MISSING_HARDHAT]
+    assert phases.count(Phase.START) == alerts
