@@ -34,7 +34,7 @@ import itertools
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -91,6 +91,7 @@ class RulePoints:
     negatives: int
     points: tuple[Point, ...]  # one threshold for all classes, for the table
     chosen: Point
+    scores: tuple[Scores, Scores] | None = field(default=None, repr=False, compare=False)
 
     @property
     def chosen_by_class(self) -> dict[str, float]:
@@ -164,7 +165,14 @@ def operating_points(
     ]
     table = tuple(_point((t,) * len(classes), positives, negatives) for t in THRESHOLDS)
     return RulePoints(
-        rule, classes, input_size, len(positives), len(negatives), table, choose(every)
+        rule,
+        classes,
+        input_size,
+        len(positives),
+        len(negatives),
+        table,
+        choose(every),
+        (positives, negatives),
     )
 
 
@@ -196,6 +204,50 @@ def suggested_sizes(by_size: Sequence[Sequence[RulePoints]]) -> dict[str, int]:
         )
         for name in names
     }
+
+
+@dataclass(frozen=True, slots=True)
+class SecondPass:
+    """A second look for one rule at another input size (a second model entry with the rule's
+    classes, ``use_classes``, and its own floor, ``class_confidence``)."""
+
+    rule: str
+    base_size: int
+    size: int
+    threshold: float  # for every class of the rule, in the second pass
+    point: Point  # both passes together
+    base: Point  # the base size alone
+
+
+def _alerts(scores: Scores, thresholds: Sequence[float]) -> npt.NDArray[np.bool_]:
+    return np.asarray((scores >= np.array(thresholds)).any(axis=1), bool)
+
+
+def second_pass(base: RulePoints, others: Sequence[RulePoints]) -> SecondPass | None:
+    """The best second pass for ``base``'s rule: its chosen thresholds kept, a picture alerts
+    when either pass does; over the other sizes and one threshold for all classes, the highest
+    recall whose precision is at least ``MIN_PRECISION`` (ties: fewest false alarms, the smaller
+    size, the higher threshold). None when no second pass adds recall."""
+    assert base.scores is not None
+    base_pos = _alerts(base.scores[0], base.chosen.thresholds)
+    base_neg = _alerts(base.scores[1], base.chosen.thresholds)
+    found: list[SecondPass] = []
+    for other in others:
+        if other.rule != base.rule or other.input_size == base.input_size:
+            continue
+        assert other.scores is not None
+        for t in THRESHOLDS:
+            limits = (t,) * len(other.classes)
+            hit = base_pos | _alerts(other.scores[0], limits)
+            false = base_neg | _alerts(other.scores[1], limits)
+            point = Point((t,), float(hit.mean()), float(false.mean()), int(false.sum()))
+            if point.precision >= MIN_PRECISION and point.recall > base.chosen.recall:
+                found.append(
+                    SecondPass(base.rule, base.input_size, other.input_size, t, point, base.chosen)
+                )
+    if not found:
+        return None
+    return max(found, key=lambda c: (c.point.recall, -c.point.false_alarms, -c.size, c.threshold))
 
 
 def measure(data: YoloDataset, model: Path, input_size: int | None) -> list[RulePoints]:
@@ -263,10 +315,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     by_size = [measure(data, args.model, size) for size in sizes]
     suggested = suggested_size(by_size)
     per_rule = suggested_sizes(by_size)
+    at_suggested = next(rules for rules in by_size if rules[0].input_size == suggested)
+    every_rule = [rule for rules in by_size for rule in rules]
+    second = {rule.rule: second_pass(rule, every_rule) for rule in at_suggested}
 
     if args.json:
         rows = [
-            {**asdict(rule), "chosen_by_class": rule.chosen_by_class}
+            {
+                **{k: v for k, v in asdict(rule).items() if k != "scores"},
+                "chosen_by_class": rule.chosen_by_class,
+            }
             for measured in by_size
             for rule in measured
         ]
@@ -277,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "rules": rows,
                     "suggested_input_size": suggested,
                     "suggested_per_rule": per_rule,
+                    "second_pass": {
+                        name: None if extra is None else asdict(extra)
+                        for name, extra in second.items()
+                    },
                 },
                 indent=2,
             )
@@ -302,6 +364,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"suggested input size: {suggested} px (highest mean recall; the smaller within {SIZE_TIE})"
     )
+    print(
+        "suggested per rule (one model entry per size, models[].use_classes): "
+        + ", ".join(f"{name} {size} px" for name, size in per_rule.items())
+    )
+    for name, extra in second.items():
+        if extra is None:
+            print(f"second pass for {name}: none adds recall at precision >= {MIN_PRECISION}")
+            continue
+        at = extra.point
+        print(
+            f"second pass for {name}: {extra.size} px from {extra.threshold:.2f} beside "
+            f"{extra.base_size} px -> recall {at.recall:.3f} (alone {extra.base.recall:.3f}), "
+            f"{at.false_alarms} false (alone {extra.base.false_alarms}), P {at.precision:.3f}"
+        )
 
 
 if __name__ == "__main__":

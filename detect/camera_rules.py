@@ -15,6 +15,7 @@ import numpy as np
 
 from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
 from detect.detections import Detections
+from detect.engine import nms
 from detect.exit_compare import Gray
 from detect.exit_measure import ExitMeasureParams, measure_exit
 from detect.flame_rule import FlameParams, FlameState, flame_step
@@ -154,8 +155,14 @@ class CameraRules:
         return found
 
 
+SAME_OBJECT_IOU = 0.5  # boxes of one class from two models overlapping this much: one object
+
+
 def merge_detections(parts: Sequence[Detections]) -> Detections:
-    """Detections of several models as one set over the union of their class names."""
+    """Detections of several models as one set over the union of their class names. Where two
+    models (or one model at two sizes) found the same object — same class, boxes overlapping
+    ``SAME_OBJECT_IOU`` — the more confident box stays: a fire is not counted twice, nor a
+    person tracked twice."""
     if len(parts) == 1:
         return parts[0]
     names: list[str] = []
@@ -167,9 +174,14 @@ def merge_detections(parts: Sequence[Detections]) -> Detections:
         np.array([names.index(part.name_of(int(c))) for c in part.class_id], np.int32)
         for part in parts
     ]
-    return Detections(
+    merged = Detections(
         np.concatenate([part.xyxy for part in parts]).astype(np.float32),
         np.concatenate([part.confidence for part in parts]).astype(np.float32),
         np.concatenate(remapped).astype(np.int32),
         tuple(names),
     )
+    if len(merged) < 2:
+        return merged
+    span = float(merged.xyxy.max()) + 1.0  # class offsets keep classes apart in one NMS
+    offset = merged.xyxy + (merged.class_id.astype(np.float32) * span)[:, None]
+    return merged[np.array(sorted(nms(offset, merged.confidence, SAME_OBJECT_IOU)))]

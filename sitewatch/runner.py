@@ -91,7 +91,8 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
                 class_names=model.classes,
                 providers=model.providers or None,
                 class_confidence={
-                    name: min(threshold, model.confidence) for name, threshold in needs.items()
+                    **{name: min(limit, model.confidence) for name, limit in needs.items()},
+                    **model.class_confidence,
                 },
                 use_classes=model.use_classes,
             )

@@ -129,3 +129,22 @@ def test_one_verdict_per_head(head: float, helmet: float, shift: float, alerts: 
         found = rules.detections(head_under_a_helmet(head, helmet, shift), index * 0.5, (640, 360))
         phases += [o.phase for o in found if o.hazard is Hazard.MISSING_HARDHAT]
     assert phases.count(Phase.START) == alerts
+
+
+def test_merging_keeps_one_box_per_object_and_class() -> None:
+    at_416 = Detections(
+        np.array([[100, 50, 400, 300], [500, 60, 540, 110]], np.float32),
+        np.array([0.2, 0.6], np.float32),
+        np.array([0, 3], np.int32),  # fire, head
+        NAMES,
+    )
+    at_512 = Detections(
+        np.array([[104, 48, 396, 306], [500, 60, 540, 110], [10, 10, 60, 60]], np.float32),
+        np.array([0.5, 0.4, 0.3], np.float32),
+        np.array([0, 2, 0], np.int32),  # the same fire, a helmet on the head, another fire
+        NAMES,
+    )
+    merged = merge_detections([at_416, at_512])
+    rows = sorted(zip(merged.labels, [round(float(c), 2) for c in merged.confidence], strict=True))
+    # the fire seen by both: once, at its better score; head and helmet are different classes
+    assert rows == [("fire", 0.3), ("fire", 0.5), ("head", 0.6), ("helmet", 0.4)]

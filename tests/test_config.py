@@ -35,6 +35,7 @@ BASE: dict[str, Any] = {
     "storage": {"data_dir": "data"},
 }
 ENV = {"CAM_USER": "admin", "CAM_PASS": "s3cr3t-Pa55"}
+NAMES4 = ("fire", "smoke", "helmet", "head")
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -232,6 +233,36 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
         "'flames' is not a class of model 'm' (classes: fire, smoke, helmet, head)",
     ),
     (
+        "a class the model does not have in class_confidence",
+        _set(
+            "models",
+            [
+                {
+                    "name": "m",
+                    "path": str(ROOT / "models" / "hazards.onnx"),
+                    "class_confidence": {"fire": 0.1, "pallet": 0.2},
+                }
+            ],
+        ),
+        "models[0].class_confidence.pallet",
+        "'pallet' is not a class of model 'm'",
+    ),
+    (
+        "a class floor out of range",
+        _set(
+            "models",
+            [
+                {
+                    "name": "m",
+                    "path": str(ROOT / "models" / "hazards.onnx"),
+                    "class_confidence": {"fire": 1.5},
+                }
+            ],
+        ),
+        "models[0].class_confidence.fire",
+        "must be between 0 and 1, not 1.5",
+    ),
+    (
         "no used class for the hard-hat rule",
         _set(
             "models",
@@ -422,3 +453,24 @@ def test_one_model_file_at_two_sizes_each_for_its_classes(tmp_path: Path) -> Non
     assert (flames.input_size, people.input_size) == (416, 640)
     assert np.isinf(flames.floors()[2:]).all() and np.isfinite(flames.floors()[:2]).all()
     assert np.isinf(people.floors()[:2]).all() and np.isfinite(people.floors()[2:]).all()
+
+
+def test_a_models_class_floors_beat_the_rules_thresholds(tmp_path: Path) -> None:
+    from detect.engine import describe_model
+    from sitewatch.runner import load_detectors
+
+    raw = copy.deepcopy(BASE)
+    raw["cameras"][0]["url"] = "rtsp://10.0.0.5/stream"
+    model = str(ROOT / "models" / "hazards.onnx")
+    raw["models"] = [
+        {"name": "first", "path": model},
+        {"name": "second", "path": model, "class_confidence": {"fire": 0.4, "head": 0.35}},
+    ]
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    stage = load_detectors(load_config(path, read_model=describe_model))
+    assert stage is not None
+    first = dict(zip(NAMES4, stage.detectors["first"].floors().tolist(), strict=True))
+    second = dict(zip(NAMES4, stage.detectors["second"].floors().tolist(), strict=True))
+    assert first == pytest.approx({"fire": 0.05, "smoke": 0.05, "helmet": 0.25, "head": 0.1})
+    assert second == pytest.approx({"fire": 0.4, "smoke": 0.05, "helmet": 0.25, "head": 0.35})

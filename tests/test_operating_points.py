@@ -13,6 +13,7 @@ from bench.operating_points import (
     RulePoints,
     best_score,
     operating_points,
+    second_pass,
     suggested_size,
     suggested_sizes,
 )
@@ -94,3 +95,19 @@ def test_each_rule_gets_its_own_best_size() -> None:
     measured = [rules(416, 0.90, 0.92), rules(512, 0.89, 0.92), rules(640, 0.76, 0.95)]
     assert suggested_sizes(measured) == {"flame": 416, "missing_hardhat": 640}
     assert suggested_size(measured) == 416
+
+
+def test_a_second_pass_adds_the_pictures_the_first_misses() -> None:
+    # the first size misses the last two fires; the second sees them from 0.3
+    first = operating_points("flame", ("fire",), 416, [[0.9], [0.8], [0.0], [0.0]], [[0.0]] * 4)
+    second = operating_points(
+        "flame", ("fire",), 512, [[0.0], [0.0], [0.35], [0.32]], [[0.2], [0.0], [0.0], [0.0]]
+    )
+    extra = second_pass(first, [first, second])
+    assert extra is not None
+    assert (extra.size, extra.threshold) == (512, 0.3)
+    assert extra.point.recall == 1.0 and extra.point.false_alarms == 0
+    assert extra.base.recall == 0.5
+    # a second size that only adds false alarms is not suggested
+    noisy = operating_points("flame", ("fire",), 640, [[0.0]] * 4, [[0.9]] * 4)
+    assert second_pass(first, [first, noisy]) is None

@@ -32,6 +32,11 @@ class Model(Section):
         description="Only these of the model's classes reach the rules (default: all). One "
         "model file can then run at two input sizes, each for the classes it finds best there.",
     )
+    class_confidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-class floors of this model, kept whatever the rules' thresholds: a "
+        "second pass at another size can be stricter for the classes it adds.",
+    )
     confidence: float = Field(
         default=0.25, gt=0, lt=1, description="Detections below this score are dropped."
     )

@@ -54,6 +54,18 @@ class SiteConfig(Section):
                         f"'{name}' is not a class of model '{model.name}' "
                         f"(classes: {', '.join(model.classes)})",
                     )
+            for name, floor in model.class_confidence.items():
+                if model.classes and name not in model.classes:
+                    raise FieldError(
+                        ("models", m, "class_confidence", name),
+                        f"'{name}' is not a class of model '{model.name}' "
+                        f"(classes: {', '.join(model.classes)})",
+                    )
+                if not 0 < floor < 1:
+                    raise FieldError(
+                        ("models", m, "class_confidence", name),
+                        f"must be between 0 and 1, not {floor:g}",
+                    )
             known |= set(model.use_classes or model.classes)
         self._check_rule_classes(known)
         for c, camera in enumerate(self.cameras):
