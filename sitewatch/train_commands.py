@@ -32,6 +32,9 @@ def train_command(
         float, typer.Option(min=0.001, max=1.0, help="Share of the training images to use.")
     ] = 1.0,
     device: Annotated[str, typer.Option(help="'cpu', or a CUDA device such as '0'.")] = "cpu",
+    workers: Annotated[
+        int, typer.Option(min=0, max=64, help="Data-loading processes (raise on a GPU machine).")
+    ] = 2,
     resume: Annotated[
         bool, typer.Option(help="Resume the run whose last.pt is given as --weights.")
     ] = False,
@@ -69,7 +72,7 @@ def train_command(
         fraction=fraction,
         device=device,
         resume=resume,
-        workers=2,
+        workers=workers,
         extra=extra,
     )
     try:

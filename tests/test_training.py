@@ -80,6 +80,8 @@ def test_train_export_and_run_with_our_engine(
         "1",
         "--batch",
         "4",
+        "--workers",
+        "1",
         "--set",
         "close_mosaic=0",
         "--export",
@@ -90,6 +92,7 @@ def test_train_export_and_run_with_our_engine(
     assert (tmp_path / "runs" / "hazards" / "weights" / "best.pt").is_file()
     used = yaml.safe_load((tmp_path / "runs" / "hazards" / "args.yaml").read_text())
     assert used["close_mosaic"] == 0  # the --set override reached ultralytics (default 10)
+    assert used["workers"] == 1  # --workers too (the recipe's default is 2)
 
     detector = OnnxDetector(model, input_size=64, confidence=0.001)
     assert detector.class_names == CLASSES
