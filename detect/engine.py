@@ -276,7 +276,8 @@ class OnnxDetector:
         """``multi_label`` keeps every class above ``confidence`` for a box instead of only the
         best one: what ``yolo val`` measures; production uses the best class, like predict.
         ``class_confidence`` gives some classes their own floor instead of ``confidence`` (the
-        rules' thresholds for the classes they read); names the model lacks are ignored."""
+        rules' thresholds for the classes they read); names the model lacks are ignored.
+        ``use_classes`` (when given) drops the boxes of every other class."""
         self.multi_label = multi_label
         self._session = _load_session(path, threads, providers)
         self.info = inspect_session(self._session, path, class_names)
