@@ -29,8 +29,8 @@ from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
 from sitewatch.api.routes.console import CSP
 from tests.api_site import TOKENS, TOPICS, make_site, serve, token_of
+from tests.browser import launch, wait_until_playing
 from tests.media import h264_clip, pattern_frames
-from tests.test_end_to_end import CHROMIUM_ARGS
 
 CONSOLE = Path(__file__).resolve().parents[1] / "sitewatch" / "console"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "data" / "test-artifacts" / "console"
@@ -168,7 +168,7 @@ def test_console_in_chromium(tmp_path: Path) -> None:
             page.click(f'form[data-action="{action}"] button[type="submit"]')
 
     with serve(site.app) as base, sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(driver)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.on("pageerror", lambda error: errors.append(str(error)))
@@ -202,11 +202,7 @@ def test_console_in_chromium(tmp_path: Path) -> None:
             site.add_clip(fire)
             rows.first.click()
             expect(page.locator("#state")).to_have_text("open")
-            page.wait_for_function(
-                "() => { const v = document.getElementById('clip');"
-                " return v !== null && v.readyState >= 3 && v.currentTime > 0; }",
-                timeout=20_000,
-            )
+            wait_until_playing(page, "clip", past_s=0.0)
             played = [page.evaluate("() => document.getElementById('clip').currentTime")]
             page.wait_for_timeout(700)
             played.append(page.evaluate("() => document.getElementById('clip').currentTime"))
@@ -315,7 +311,7 @@ def test_the_browser_stream_sends_the_token_and_resumes_with_last_event_id(
             route.continue_()
 
     with serve(site.app) as base, sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(driver)
         try:
             page = browser.new_page()
             page.route("**/api/events", events)

@@ -27,22 +27,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.contract import load_schema
 from sitewatch.demo.scene import EXIT_ZONE, SceneSpec, render_scene
+from tests.browser import launch, wait_until_playing
 from tests.servers import BrokerInfo, free_port, mosquitto, rtsp_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.integration
 CAMERA_PASSWORD = "e2e-Secret-771"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 SPEC = SceneSpec(width=640, height=360, fps=10, duration_s=40.0, obstacle_at_s=4.0, seed=3)
 
 
@@ -217,26 +208,17 @@ def fetch(alert: Any, what: str, keep: Path | None = None) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def play_in_chromium(url: str, artifacts: Path) -> dict[str, float]:
+def play_in_chromium(url: str, artifacts: Path) -> dict[str, Any]:
     """Play a clip in Debian's headless Chromium; returns the video element's state."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(driver)
         try:
             page = browser.new_page()
             page.set_content(f'<video id="v" src="{url}" muted autoplay controls width="640">')
-            page.wait_for_function(
-                "() => { const v = document.getElementById('v');"
-                " return v.readyState >= 3 && v.currentTime > 0.5; }",
-                timeout=20_000,
-            )
+            state = wait_until_playing(page, "v", past_s=0.5)
             page.screenshot(path=str(artifacts / "clip-in-chromium.png"))
-            state: dict[str, float] = page.evaluate(
-                "() => { const v = document.getElementById('v');"
-                " return {readyState: v.readyState, currentTime: v.currentTime,"
-                " width: v.videoWidth}; }"
-            )
         finally:
             browser.close()
     return state
