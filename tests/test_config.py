@@ -54,6 +54,11 @@ def _set(path: str, value: Any) -> Edit:
     return edit
 
 
+def _one_model(**fields: Any) -> Edit:
+    """An edit that leaves one model entry, the bundled model with ``fields``."""
+    return _set("models", [{"name": "m", "path": str(ROOT / "models" / "hazards.onnx"), **fields}])
+
+
 def _delete(path: str) -> Edit:
     def edit(config: dict[str, Any]) -> None:
         *parents, last = path.split(".")
@@ -204,76 +209,31 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
     ),
     (
         "hard-hat rule without a head class",
-        _set(
-            "models",
-            [
-                {
-                    "name": "m",
-                    "path": str(ROOT / "models" / "hazards.onnx"),
-                    "classes": ["fire", "smoke", "helmet", "bare"],
-                }
-            ],
-        ),
+        _one_model(classes=["fire", "smoke", "helmet", "bare"]),
         "rules.hardhat.enabled",
         "needs a model with class 'head'",
     ),
     (
         "a class the model does not have in use_classes",
-        _set(
-            "models",
-            [
-                {
-                    "name": "m",
-                    "path": str(ROOT / "models" / "hazards.onnx"),
-                    "use_classes": ["fire", "flames"],
-                }
-            ],
-        ),
+        _one_model(use_classes=["fire", "flames"]),
         "models[0].use_classes[1]",
         "'flames' is not a class of model 'm' (classes: fire, smoke, helmet, head)",
     ),
     (
         "a class the model does not have in class_confidence",
-        _set(
-            "models",
-            [
-                {
-                    "name": "m",
-                    "path": str(ROOT / "models" / "hazards.onnx"),
-                    "class_confidence": {"fire": 0.1, "pallet": 0.2},
-                }
-            ],
-        ),
+        _one_model(class_confidence={"fire": 0.1, "pallet": 0.2}),
         "models[0].class_confidence.pallet",
         "'pallet' is not a class of model 'm'",
     ),
     (
         "a class floor out of range",
-        _set(
-            "models",
-            [
-                {
-                    "name": "m",
-                    "path": str(ROOT / "models" / "hazards.onnx"),
-                    "class_confidence": {"fire": 1.5},
-                }
-            ],
-        ),
+        _one_model(class_confidence={"fire": 1.5}),
         "models[0].class_confidence.fire",
         "must be between 0 and 1, not 1.5",
     ),
     (
         "no used class for the hard-hat rule",
-        _set(
-            "models",
-            [
-                {
-                    "name": "m",
-                    "path": str(ROOT / "models" / "hazards.onnx"),
-                    "use_classes": ["fire", "smoke"],
-                }
-            ],
-        ),
+        _one_model(use_classes=["fire", "smoke"]),
         "rules.hardhat.enabled",
         "needs a model with class 'head'",
     ),
