@@ -298,6 +298,15 @@ class OnnxDetector:
                 f"({', '.join(self.class_names)})"
             )
         self.use_classes = frozenset(use_classes)
+        self._floors = np.array(
+            [
+                self.class_confidence.get(name, confidence)
+                if not self.use_classes or name in self.use_classes
+                else np.inf
+                for name in self.class_names
+            ],
+            np.float32,
+        )
         self.iou = iou
         self.max_detections = max_detections
         self.stride = 32
@@ -312,15 +321,7 @@ class OnnxDetector:
 
     def floors(self) -> npt.NDArray[np.float32]:
         """The score each class id must exceed to be kept (infinite: a class not used)."""
-        return np.array(
-            [
-                self.class_confidence.get(name, self.confidence)
-                if not self.use_classes or name in self.use_classes
-                else np.inf
-                for name in self.class_names
-            ],
-            np.float32,
-        )
+        return self._floors
 
     def detect(self, frame: npt.NDArray[Any]) -> Detections:
         """Detections for one frame."""

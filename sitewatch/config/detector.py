@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
 
-from sitewatch.config.base import Section
+from sitewatch.config.base import FieldError, Section
 from sitewatch.config.camera import NAME_PATTERN
 
 
@@ -47,3 +48,12 @@ class Model(Section):
         description="ONNX Runtime execution providers in order of preference; by default CUDA "
         "or OpenVINO when installed, else the CPU.",
     )
+
+    def check_class(self, name: str, path: Sequence[str | int]) -> None:
+        """Refuse (at ``path``) a class name the model's known ``classes`` do not have."""
+        if self.classes and name not in self.classes:
+            raise FieldError(
+                path,
+                f"'{name}' is not a class of model '{self.name}' "
+                f"(classes: {', '.join(self.classes)})",
+            )

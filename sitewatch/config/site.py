@@ -48,19 +48,9 @@ class SiteConfig(Section):
         known: set[str] = set()
         for m, model in enumerate(self.models):
             for k, name in enumerate(model.use_classes):
-                if model.classes and name not in model.classes:
-                    raise FieldError(
-                        ("models", m, "use_classes", k),
-                        f"'{name}' is not a class of model '{model.name}' "
-                        f"(classes: {', '.join(model.classes)})",
-                    )
+                model.check_class(name, ("models", m, "use_classes", k))
             for name, floor in model.class_confidence.items():
-                if model.classes and name not in model.classes:
-                    raise FieldError(
-                        ("models", m, "class_confidence", name),
-                        f"'{name}' is not a class of model '{model.name}' "
-                        f"(classes: {', '.join(model.classes)})",
-                    )
+                model.check_class(name, ("models", m, "class_confidence", name))
                 if not 0 < floor < 1:
                     raise FieldError(
                         ("models", m, "class_confidence", name),
