@@ -51,7 +51,8 @@ class ClipWriter:
             self._stream = self._out.add_stream_from_template(source_stream)
         self._origin: int | None = None
         self._last_dts: int | None = None
-        self.skipped = 0  # packets whose timestamps went backwards
+        self.skipped = 0  # packets whose timestamps went backwards or repeated a frame
+        self._written_pts: set[int] = set()  # one clip part: at most max_seconds of frames
         self.first_wall: float | None = None
         self.last_wall: float | None = None
         self.packets = 0
@@ -70,16 +71,20 @@ class ClipWriter:
         return self._last_dts is None or dts > self._last_dts
 
     def add(self, stored: StoredPacket) -> None:
-        """Append one packet; packets before the first keyframe or out of order are skipped."""
+        """Append one packet; packets before the first keyframe, out of order or repeating an
+        earlier frame's presentation time are skipped."""
         if self._origin is None:
             if not stored.keyframe:
                 return
             origin = stored.pts if stored.dts is None else min(stored.pts, stored.dts)
             self._origin = origin
             self.first_wall = stored.wall_time
-        if not self.in_order(stored):
+        if not self.in_order(stored) or stored.pts in self._written_pts:
+            # A frame sent twice (same presentation time) is kept once: FFmpeg decodes past a
+            # repeat, but Chromium stops the whole clip with a decode error.
             self.skipped += 1
             return
+        self._written_pts.add(stored.pts)
         self._last_dts = stored.pts if stored.dts is None else stored.dts
         self.last_wall = stored.wall_time
         self.packets += 1

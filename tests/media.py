@@ -73,11 +73,13 @@ def pattern_frames(width: int, height: int, count: int) -> Iterator[Image]:
 # --------------------------------------------------------------------------- encoding
 
 
-def _h264_options(gop: int, slices: int = 1) -> dict[str, str]:
+def _h264_options(gop: int, slices: int = 1, bframes: int = 0) -> dict[str, str]:
     # One slice per frame unless asked: FFmpeg's RTSP client splits a multi-slice
     # IDR frame in two and decodes an extra (partial) frame at each keyframe.
-    params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"
+    params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}"
     params += f":sliced-threads=0:slices={slices}"
+    if bframes:  # zerolatency would turn B-frames off
+        return {"preset": "veryfast", "bf": str(bframes), "x264-params": params}
     return {"preset": "ultrafast", "tune": "zerolatency", "bf": "0", "x264-params": params}
 
 
@@ -155,8 +157,10 @@ def h264_clip(
     gop: int = 25,
     faststart: bool = True,
     slices: int = 1,
+    bframes: int = 0,
 ) -> Path:
-    """H.264 (no B-frames, a keyframe every ``gop`` frames) in .mp4/.mkv/.ts, by ``name``.
+    """H.264 (a keyframe every ``gop`` frames, no B-frames unless ``bframes``) in
+    .mp4/.mkv/.ts, by ``name``.
 
     ``slices`` > 1 cuts every frame into slices, as many cameras do (FFmpeg's RTSP
     client then decodes one extra, partial frame at each keyframe).
@@ -169,7 +173,7 @@ def h264_clip(
         fps=fps,
         seconds=seconds,
         gop=gop,
-        options=_h264_options(gop, slices),
+        options=_h264_options(gop, slices, bframes),
         container_options=movflags,
     )
 

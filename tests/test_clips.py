@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -15,7 +16,7 @@ import pytest
 from alerts.clip_recorder import ClipReady, ClipRecorder, ClipSettings
 from alerts.clip_writer import ClipWriter
 from ingest.camera_reader import CameraReader, DecodePolicy, Pacing, ReaderSettings
-from ingest.packet_ring import PacketRing
+from ingest.packet_ring import PacketRing, RingSnapshot
 from tests.media import h264_clip, h265_clip
 from tests.servers import rtsp_server
 
@@ -146,8 +147,8 @@ def test_camera_without_ring_gets_no_clip(tmp_path: Path) -> None:
     assert not recorder.begin("A5", "nowhere", time.time())
 
 
-def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) -> None:
-    source = h264_clip(tmp_path, seconds=2.0)
+def _file_snapshot(source: Path) -> RingSnapshot:
+    """Every packet of a video file, as a camera's ring holds them."""
     stop = threading.Event()
     reader = CameraReader(
         ReaderSettings(
@@ -155,7 +156,7 @@ def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) 
             str(source),
             pacing=Pacing.FAST,
             loop=False,
-            buffer_seconds=5.0,
+            buffer_seconds=30.0,
             decode=DecodePolicy.NONE,
         ),
         stop,
@@ -165,6 +166,12 @@ def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) 
     assert reader.ring is not None
     snapshot = reader.ring.snapshot()
     assert snapshot is not None
+    return snapshot
+
+
+def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) -> None:
+    source = h264_clip(tmp_path, seconds=2.0)
+    snapshot = _file_snapshot(source)
     packets = list(snapshot.packets)
     packets.insert(30, packets[20])  # a repeated, older packet mid-stream
     writer = ClipWriter(tmp_path / "clip.mp4", snapshot.template)
@@ -212,3 +219,37 @@ def test_reopened_during_post_roll_continues_the_same_clip(media: Path, tmp_path
             assert arrived.wait(10)
     (clip,) = ready
     assert clip.part == 1 and clip.ended_at - clip.started_at >= 1.0 + 0.5 + 1.0 + 2.0 - 0.3
+
+
+def test_a_repeated_frame_is_dropped_so_browsers_play_the_clip(tmp_path: Path) -> None:
+    """An RTSP source that sends one frame twice (same presentation time, the demuxer's guessed
+    decode time moving on) — seen from a loaded RTSP server: FFmpeg decodes past it, but
+    Chromium stops the whole clip with a decode error. The writer keeps the first copy."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch, wait_until_playing
+
+    source = h264_clip(tmp_path, seconds=3.0, gop=25, bframes=3)
+    snapshot = _file_snapshot(source)
+    packets = list(snapshot.packets)
+    first_p, after = packets[1], packets[2]  # the repeat seen was of the P after the keyframe
+    assert first_p.dts is not None and after.dts is not None and first_p.pts > first_p.dts
+    assert after.dts - first_p.dts > 1
+    packets.insert(2, replace(first_p, dts=first_p.dts + 1))
+    writer = ClipWriter(tmp_path / "clip.mp4", snapshot.template)
+    for packet in packets:
+        writer.add(packet)
+    writer.close()
+    assert writer.skipped == 1
+    assert probe(tmp_path / "clip.mp4")[1] == len(snapshot.packets)
+    page_file = tmp_path / "play.html"
+    page_file.write_text('<video id="v" src="clip.mp4" muted autoplay></video>')
+    with sync_playwright() as driver:
+        browser = launch(driver)
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            state = wait_until_playing(page, "v", past_s=0.5)
+        finally:
+            browser.close()
+    assert state["width"] == 640
