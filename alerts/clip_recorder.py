@@ -212,11 +212,14 @@ class ClipRecorder(threading.Thread):
             writer.transcoding,
         )
         log.info(
-            "clip %s of alert %s ready (%.1f s%s)",
+            "clip %s of alert %s ready (%.1f s%s%s)",
             relative,
             job.alert_id,
             ready.ended_at - ready.started_at,
             ", re-encoded to H.264" if writer.transcoding else "",
+            f", {writer.skipped} repeated or out-of-order packet(s) left out"
+            if writer.skipped
+            else "",
         )
         self._on_ready(ready)
 
