@@ -50,11 +50,9 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +68,7 @@ from detect.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_d
 from sitewatch.config.loader import load_config
 from sitewatch.config.site import SiteConfig
 from sitewatch.demo.scene import SceneSpec, ensure_scene, iter_frames
+from sitewatch.demo.video_file import ENCODING, write_camera_video
 from sitewatch.replay import Incident, ReplayResult, replay
 from sitewatch.runner import load_detectors
 
@@ -139,6 +138,7 @@ class Assembly:
         """Identifies the pictures (cache key)."""
         recipe = {
             "version": VIDEO_VERSION,
+            "encoding": ENCODING,
             "frame": FRAME_WH,
             "fps": FPS,
             "noise": NOISE_SIGMA,
@@ -286,34 +286,12 @@ def _frames(assembly: Assembly) -> Iterator[Image]:
         yield np.asarray(cv2.subtract(cv2.add(shown, add), sub), np.uint8)
 
 
-def write_video(path: Path, frames: Iterator[Image]) -> None:
-    """H.264 MP4, a keyframe every second (written to a part file, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    options = {"preset": "veryfast", "crf": "23", "bframes": "0", "x264-params": "scenecut=0"}
-    try:
-        with av.open(str(part), mode="w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=FPS, options=options)
-            stream.width, stream.height, stream.pix_fmt = *FRAME_WH, "yuv420p"
-            stream.codec_context.gop_size = FPS
-            stream.codec_context.time_base = Fraction(1, FPS)
-            for index, image in enumerate(frames):
-                yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), np.uint8)
-                frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-                frame.pts, frame.time_base = index, Fraction(1, FPS)
-                out.mux(stream.encode(frame))
-            out.mux(stream.encode(None))
-        part.replace(path)
-    finally:
-        part.unlink(missing_ok=True)
-
-
 def ensure_video(assembly: Assembly) -> Path:
     """The assembled video, from the cache when it holds the same plan."""
     path = CACHE / f"{assembly.hazard}-{len(assembly.segments)}seg-{assembly.key()}.mp4"
     if not path.is_file():
         log(f"assembling {path} ({assembly.duration_s / 60:.0f} min of video)...")
-        write_video(path, _frames(assembly))
+        write_camera_video(path, _frames(assembly), FPS, FRAME_WH)
     return path
 
 

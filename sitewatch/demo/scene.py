@@ -21,14 +21,14 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from sitewatch.demo.video_file import ENCODING, write_camera_video
 
 Image = npt.NDArray[np.uint8]
 Floats = npt.NDArray[np.float32]
@@ -921,46 +921,24 @@ def iter_frames(spec: SceneSpec = SceneSpec()) -> Iterator[Image]:
 # --------------------------------------------------------------------------- files
 
 
-def _encode(path: Path, spec: SceneSpec, progress: Callable[[int, int], None] | None) -> None:
-    total = frame_count(spec)
-    options = {
-        "preset": "veryfast",
-        "crf": str(spec.crf),
-        "bframes": "0",
-        "x264-params": "scenecut=0",
-    }
-    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream("libx264", rate=spec.fps, options=options)
-        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-        stream.codec_context.gop_size = spec.fps  # a keyframe every second
-        stream.codec_context.time_base = Fraction(1, spec.fps)
-        for i, img in enumerate(iter_frames(spec)):
-            yuv = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, spec.fps)
-            out.mux(stream.encode(frame))
-            if progress is not None:
-                progress(i + 1, total)
-        out.mux(stream.encode(None))
-
-
 def render_scene(
     path: Path, spec: SceneSpec = SceneSpec(), progress: Callable[[int, int], None] | None = None
 ) -> Path:
     """Render the scene to an H.264 MP4 at ``path`` (atomically); ``progress(done, total)``."""
     _check(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    try:
-        _encode(part, spec, progress)
-        part.replace(path)
-    finally:
-        part.unlink(missing_ok=True)
-    return path
+    total = frame_count(spec)
+    return write_camera_video(
+        path,
+        iter_frames(spec),
+        spec.fps,
+        (spec.width, spec.height),
+        crf=spec.crf,
+        progress=None if progress is None else lambda done: progress(done, total),
+    )
 
 
 def _recipe(spec: SceneSpec) -> dict[str, Any]:
-    return {"scene_version": SCENE_VERSION, "spec": asdict(spec)}
+    return {"scene_version": SCENE_VERSION, "encoding": ENCODING, "spec": asdict(spec)}
 
 
 def ensure_scene(
