@@ -1,7 +1,7 @@
 """The last N seconds of a camera's compressed packets, always starting at a keyframe.
 
-The alert stage turns a snapshot of the ring into a pre-roll clip without re-encoding
-(``ingest.remux``). Memory is bounded by seconds and by bytes; whole GOPs leave from the front.
+The clip recorder turns a snapshot of the ring into a clip's pre-roll without re-encoding
+(``alerts.clip_writer``). Memory is bounded by seconds and by bytes; whole GOPs leave from the front.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from av.video.stream import VideoStream
 
+from alerts.clip_writer import ClipWriter
+from ingest.packet_ring import RingSnapshot
+
 __all__ = [
     "audio_only",
     "garbage_server",
@@ -339,3 +342,12 @@ def garbage_server(size: int = 4096, hold_s: float = 1.0) -> Iterator[int]:
         stop.set()
         thread.join(2.0)
         listener.close()
+
+
+def clip_of(snapshot: RingSnapshot, path: Path) -> Path:
+    """A ring snapshot written as an evidence clip would be (``alerts.clip_writer``)."""
+    writer = ClipWriter(path, snapshot.template)
+    for packet in snapshot.packets:
+        writer.add(packet)
+    writer.close()
+    return path
