@@ -1,7 +1,8 @@
 """The last N seconds of a camera's compressed packets, always starting at a keyframe.
 
 The clip recorder turns a snapshot of the ring into a clip's pre-roll without re-encoding
-(``alerts.clip_writer``). Memory is bounded by seconds and by bytes; whole GOPs leave from the front.
+(``alerts.clip_writer``). Memory is bounded by seconds and by bytes; whole GOPs leave from the
+front.
 """
 
 from __future__ import annotations
