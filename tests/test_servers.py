@@ -19,6 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from sitewatch.demo.rtsp import port_open
+from sitewatch.demo.rtsp_server_main import HAND_OFF_WAIT_S
 from sitewatch.demo.scene import SceneSpec, render_scene
 from tests.servers import free_port, mosquitto, rtsp_server
 
@@ -163,3 +164,13 @@ def test_mosquitto_with_a_password_file(tmp_path: Path) -> None:
         assert not connack(broker.port, username="cam", password="s3cret").is_failure
         msg = round_trip(broker.port, "t", b"x", username="cam", password="s3cret")
         assert msg.payload == b"x"
+
+
+def test_the_rtsp_server_wait_we_lengthen_still_exists() -> None:
+    """``sitewatch.demo.rtsp_server_main`` lengthens this hand-off wait (at 50 ms a loaded
+    machine made the server send frames twice); an upgrade that renames it must not silently
+    bring the repeats back."""
+    import aio_rtsp_toolkit.server_streaming as streaming
+
+    assert isinstance(streaming.QUEUE_PUT_POLL_INTERVAL, float)
+    assert streaming.QUEUE_PUT_POLL_INTERVAL < HAND_OFF_WAIT_S

@@ -29,7 +29,9 @@ def start_rtsp_server(
     Stream URLs are ``rtsp://host:port/NAME`` (NAME relative to ``media_dir``),
     with ``?play_count=0`` to loop forever.
     """
-    argv = [str(rtsp_server_command()), "--dir", str(media_dir), "--host", host]
+    rtsp_server_command()  # installed? (the clear error when not)
+    argv = [sys.executable, "-m", "sitewatch.demo.rtsp_server_main", "--dir", str(media_dir)]
+    argv += ["--host", host]
     argv += ["--port", str(port), "--control-port", str(control_port)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
