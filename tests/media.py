@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from av.video.stream import VideoStream
 
 from alerts.clip_writer import ClipWriter
-from ingest.packet_ring import RingSnapshot
+from ingest.packet_ring import StoredPacket, StreamTemplate
 
 __all__ = [
     "audio_only",
@@ -344,10 +344,10 @@ def garbage_server(size: int = 4096, hold_s: float = 1.0) -> Iterator[int]:
         listener.close()
 
 
-def clip_of(snapshot: RingSnapshot, path: Path) -> Path:
-    """A ring snapshot written as an evidence clip would be (``alerts.clip_writer``)."""
-    writer = ClipWriter(path, snapshot.template)
-    for packet in snapshot.packets:
+def write_clip(template: StreamTemplate, packets: Iterable[StoredPacket], path: Path) -> ClipWriter:
+    """Packets written as an evidence clip is (``alerts.clip_writer``); the closed writer."""
+    writer = ClipWriter(path, template)
+    for packet in packets:
         writer.add(packet)
     writer.close()
-    return path
+    return writer

@@ -14,10 +14,9 @@ import av
 import pytest
 
 from alerts.clip_recorder import ClipReady, ClipRecorder, ClipSettings
-from alerts.clip_writer import ClipWriter
 from ingest.camera_reader import CameraReader, DecodePolicy, Pacing, ReaderSettings
 from ingest.packet_ring import PacketRing, RingSnapshot
-from tests.media import h264_clip, h265_clip
+from tests.media import h264_clip, h265_clip, write_clip
 from tests.servers import rtsp_server
 
 pytestmark = pytest.mark.integration
@@ -174,10 +173,7 @@ def test_packets_with_backward_timestamps_are_skipped_not_fatal(tmp_path: Path) 
     snapshot = _file_snapshot(source)
     packets = list(snapshot.packets)
     packets.insert(30, packets[20])  # a repeated, older packet mid-stream
-    writer = ClipWriter(tmp_path / "clip.mp4", snapshot.template)
-    for packet in packets:
-        writer.add(packet)
-    writer.close()
+    writer = write_clip(snapshot.template, packets, tmp_path / "clip.mp4")
     assert writer.skipped == 1
     assert probe(tmp_path / "clip.mp4")[1] == len(snapshot.packets)
 
@@ -236,10 +232,7 @@ def test_a_repeated_frame_is_dropped_so_browsers_play_the_clip(tmp_path: Path) -
     assert first_p.dts is not None and after.dts is not None and first_p.pts > first_p.dts
     assert after.dts - first_p.dts > 1
     packets.insert(2, replace(first_p, dts=first_p.dts + 1))
-    writer = ClipWriter(tmp_path / "clip.mp4", snapshot.template)
-    for packet in packets:
-        writer.add(packet)
-    writer.close()
+    writer = write_clip(snapshot.template, packets, tmp_path / "clip.mp4")
     assert writer.skipped == 1
     assert probe(tmp_path / "clip.mp4")[1] == len(snapshot.packets)
     page_file = tmp_path / "play.html"

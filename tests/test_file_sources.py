@@ -14,7 +14,7 @@ import pytest
 
 from ingest.camera_reader import CameraReader, DecodePolicy, Pacing, ReaderSettings
 from ingest.status import CameraState
-from tests.media import audio_only, clip_of, h264_clip, resolution_change_ts, truncated
+from tests.media import audio_only, h264_clip, resolution_change_ts, truncated, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_ring_from_a_file_remuxes_to_a_playable_mp4(clip: Path, tmp_path: Path) 
     snapshot = reader.ring.snapshot()
     assert snapshot is not None and snapshot.packets[0].keyframe
     out = tmp_path / "clip.mp4"
-    clip_of(snapshot, out)
+    write_clip(snapshot.template, snapshot.packets, out)
     with av.open(str(out)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == len(snapshot.packets)

@@ -16,7 +16,7 @@ import pytest
 
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
 from ingest.status import CameraState, CameraStatus
-from tests.media import clip_of, garbage_server, h264_clip
+from tests.media import garbage_server, h264_clip, write_clip
 from tests.servers import free_port, rtsp_server
 
 pytestmark = pytest.mark.integration
@@ -189,7 +189,7 @@ def test_ring_after_thirty_seconds_remuxes(media: Path, tmp_path: Path) -> None:
     assert snapshot.packets[0].keyframe
     assert 9.5 <= snapshot.seconds <= 11.5, snapshot.seconds
     clip = tmp_path / "preroll.mp4"
-    clip_of(snapshot, clip)
+    write_clip(snapshot.template, snapshot.packets, clip)
     with av.open(str(clip)) as container:
         frames = list(container.decode(video=0))
     assert len(frames) == len(snapshot.packets)  # every packet decoded, none refused
