@@ -325,24 +325,28 @@ class BenchStage(DetectorStage):
         return found
 
 
-def product_models(model: Path) -> list[dict[str, Any]]:
-    """The model entries of the example configuration (the product default: input sizes and
-    classes per entry), each running ``model``."""
-    entries = yaml.safe_load(PRODUCT_CONFIG.read_text(encoding="utf-8"))["models"]
+def product_models(model: Path, config: Path = PRODUCT_CONFIG) -> list[dict[str, Any]]:
+    """The model entries of ``config`` (by default the example configuration, the product
+    default: input sizes and classes per entry), each running ``model``."""
+    entries = yaml.safe_load(config.read_text(encoding="utf-8"))["models"]
     return [{**entry, "path": str(model.resolve())} for entry in entries]
 
 
 def site_config(
-    workdir: Path, model: Path | None, rules: Mapping[str, Any], zones: Sequence[Any] = ()
+    workdir: Path,
+    model: Path | None,
+    rules: Mapping[str, Any],
+    zones: Sequence[Any] = (),
+    models_from: Path = PRODUCT_CONFIG,
 ) -> SiteConfig:
-    """One camera, the model as the example configuration runs it (none: no detector),
-    ``rules`` over the product defaults; loaded like a user's file."""
+    """One camera, the model as the example configuration (or ``models_from``) runs it (none:
+    no detector), ``rules`` over the product defaults; loaded like a user's file."""
     data = {
         "site": {"id": "bench"},
         "cameras": [
             {"name": "cam", "url": "file:///dev/null", "detect_fps": 2, "zones": list(zones)}
         ],
-        "models": [] if model is None else product_models(model),
+        "models": [] if model is None else product_models(model, models_from),
         "rules": dict(rules),
         "storage": {"data_dir": str(workdir / "data")},
     }

@@ -20,27 +20,29 @@ ENCODING = "libx264 " + ",".join(f"{k}={v}" for k, v in X264_OPTIONS.items())  #
 def write_camera_video(
     path: Path,
     frames: Iterable[npt.NDArray[Any]],
-    fps: int,
+    fps: int | Fraction,
     size: tuple[int, int],
     crf: int = 23,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
-    """Encode ``frames`` (BGR, ``size`` = (width, height)) at ``fps`` into ``path``, atomically
-    (a part file renamed at the end); ``progress(frames_done)`` after each frame."""
+    """Encode ``frames`` (BGR, ``size`` = (width, height)) at ``fps`` (a Fraction for rates such
+    as 30000/1001) into ``path``, atomically (a part file renamed at the end);
+    ``progress(frames_done)`` after each frame."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
     options = {**X264_OPTIONS, "crf": str(crf)}
+    rate = Fraction(fps)
     try:
         with av.open(str(part), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-            stream = out.add_stream("libx264", rate=fps, options=options)
+            stream = out.add_stream("libx264", rate=rate, options=options)
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
-            stream.codec_context.gop_size = fps
-            stream.codec_context.time_base = Fraction(1, fps)
+            stream.codec_context.gop_size = max(1, round(rate))
+            stream.codec_context.time_base = 1 / rate
             for index, image in enumerate(frames):
                 yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), np.uint8)
                 frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-                frame.pts, frame.time_base = index, Fraction(1, fps)
+                frame.pts, frame.time_base = index, 1 / rate
                 out.mux(stream.encode(frame))
                 if progress is not None:
                     progress(index + 1)
