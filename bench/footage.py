@@ -671,7 +671,7 @@ def run_benchmark(
     """Replay the clips named in ``clips`` (``None``: every clip of ``use``; ``use=None``: all)
     of ``footage_dir`` with the models and rules of ``config_path`` (``rule_overrides`` merged
     over its rules, e.g. ``{"flame": {"fire_threshold": 0.1}}``), and sum them up."""
-    started = time.monotonic()
+    started, commit = time.monotonic(), git_commit()  # the code that runs, read before it does
     chosen = select_clips(load_clips(footage_dir), clips, use)
     if not chosen:
         raise FootageError(f"no clips selected in {footage_dir}")
@@ -691,7 +691,7 @@ def run_benchmark(
             {**m.model_dump(mode="json"), "sha256": file_sha256(m.path)} for m in config.models
         ],
         rules=config.rules.model_dump(mode="json"),
-        commit=git_commit(),
+        commit=commit,
         clips=results,
         totals=totals(results),
         frames=frames,
