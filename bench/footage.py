@@ -56,17 +56,21 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+import yaml
 
 from bench.rules_eval import site_config
 from detect.detections import Detections
 from detect.engine import describe_model
+from detect.flame_evidence import FlameEvidence
 from detect.inference import DetectorStage
+from detect.model_format import ModelFormat
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.rules import FlameRule
 from sitewatch.config.site import SiteConfig
 from sitewatch.demo.video_file import ENCODING, write_camera_video
 from sitewatch.pipeline import merged
 from sitewatch.replay import Incident, ReplayError, ReplayResult, replay
+from sitewatch.rule_setup import evidence_params
 from sitewatch.runner import StartupError, load_detectors
 
 Image = npt.NDArray[np.uint8]
@@ -84,6 +88,7 @@ CRF = 23
 DERIVE_VERSION = 1  # bump when the derived videos change
 MAX_RATE_DENOMINATOR = 1001  # 30000/1001 stays exact; odd measured rates are rounded near it
 FRAME_BATCH = 4  # frames per detector call in the per-frame pass
+BENCH_DETECT_FPS = 2  # the camera's detect_fps (bench.rules_eval.site_config)
 FLAME, HARDHAT = "flame", "missing_hardhat"
 USES = ("eval", "train")
 
@@ -311,43 +316,59 @@ class FrameTally:
     frames: int
     flame_box_frames: int  # a fire or smoke box at or above its threshold
     sized_flame_box_frames: int  # ... that is also at least min_area_fraction of the frame
+    living_flame_box_frames: int = 0  # ... that also lives (the rule's temporal evidence)
 
 
-def flame_boxes(found: Detections, flame: FlameRule, frame_area: float) -> tuple[bool, bool]:
-    """(a fire or smoke box at its threshold, one that is also big enough for the rule)."""
+def flame_boxes(
+    found: Detections, flame: FlameRule, frame_area: float
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per row: a fire or smoke box at its threshold; one that is also big enough for the rule."""
     labels = np.asarray(found.labels, dtype=object)
     threshold = np.where(labels == "fire", flame.fire_threshold, flame.smoke_threshold)
     hit = np.isin(labels, ["fire", "smoke"]) & (found.confidence >= threshold)
     sized = hit & (found.area >= flame.min_area_fraction * frame_area)
-    return bool(hit.any()), bool(sized.any())
+    return np.asarray(hit, np.bool_), np.asarray(sized, np.bool_)
 
 
 def count_flame_frames(
-    stage: DetectorStage, frames: Iterable[Image], flame: FlameRule, batch: int = FRAME_BATCH
+    stage: DetectorStage,
+    frames: Iterable[Image],
+    flame: FlameRule,
+    step: int = 1,
+    batch: int = FRAME_BATCH,
 ) -> FrameTally:
     """Run ``stage`` on every frame (batched as if each were a camera) and count the frames
-    with fire or smoke boxes after the models' merge, as the rules receive them."""
-    total = hits = sized = 0
-    pending: list[Image] = []
+    with fire or smoke boxes after the models' merge, as the rules receive them; and those
+    whose box lives by the rule's temporal evidence, each frame compared with the one ``step``
+    frames (one sampling period) before it, as the rule compares its sampled frames."""
+    total = hits = sized = living = 0
+    pending: list[tuple[int, Image]] = []
+    params = evidence_params(flame)
+    checks = [FlameEvidence(params) for _ in range(step)] if params is not None else []
+    period = 1.0 / BENCH_DETECT_FPS
 
     def flush() -> None:
-        nonlocal hits, sized
-        found = merged(stage.run({str(i): image for i, image in enumerate(pending)}))
-        for key, detections in found.items():
-            image = pending[int(key)]
+        nonlocal hits, sized, living
+        found = merged(stage.run({str(n): image for n, image in pending}))
+        for number, image in pending:
+            detections = found[str(number)]
             hit, big = flame_boxes(detections, flame, float(image.shape[0] * image.shape[1]))
-            hits += hit
-            sized += big
+            hits += bool(hit.any())
+            sized += bool(big.any())
+            if checks:
+                check = checks[number % step]
+                verdict = check.check(image, detections[big], (number // step) * period)
+                living += bool(verdict.alive.any())
         pending.clear()
 
     for image in frames:
+        pending.append((total, image))
         total += 1
-        pending.append(image)
         if len(pending) == batch:
             flush()
     if pending:
         flush()
-    return FrameTally(total, hits, sized)
+    return FrameTally(total, hits, sized, living)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -377,7 +398,7 @@ def bench_config(
     source = load_config(config_path, read_model=describe_model)
     model = model_override
     if model is None:
-        paths = {entry.path for entry in source.models}
+        paths = {entry.path for entry in source.models if entry.format is ModelFormat.ULTRALYTICS}
         if len(paths) != 1:
             found = ", ".join(str(p) for p in sorted(paths)) or "none"
             raise FootageError(f"{config_path}: models use {found}; pass --model")
@@ -490,6 +511,8 @@ class Totals:
     flame_box_frame_share: float | None
     hazard_free_frames_with_sized_flame_box: int
     sized_flame_box_frame_share: float | None
+    hazard_free_frames_with_living_flame_box: int  # ... a box that also lives (the rule counts)
+    living_flame_box_frame_share: float | None
     replayed_frames_with_flame_box: int  # the same frames as replayed (re-encoded when derived)
     replayed_flame_box_frame_share: float | None
 
@@ -514,6 +537,7 @@ def totals(results: Sequence[ClipResult]) -> Totals:
     frames = sum(p.frames for p in passes)
     boxed = sum(p.flame_box_frames for p in passes)
     sized = sum(p.sized_flame_box_frames for p in passes)
+    living = sum(p.living_flame_box_frames for p in passes)
     replayed = [r.replayed_frame_pass for r in free if r.replayed_frame_pass is not None]
     replayed_frames = sum(p.frames for p in replayed)
     replayed_boxed = sum(p.flame_box_frames for p in replayed)
@@ -537,6 +561,8 @@ def totals(results: Sequence[ClipResult]) -> Totals:
         flame_box_frame_share=boxed / frames if frames else None,
         hazard_free_frames_with_sized_flame_box=sized,
         sized_flame_box_frame_share=sized / frames if frames else None,
+        hazard_free_frames_with_living_flame_box=living,
+        living_flame_box_frame_share=living / frames if frames else None,
         replayed_frames_with_flame_box=replayed_boxed,
         replayed_flame_box_frame_share=(
             replayed_boxed / replayed_frames if replayed_frames else None
@@ -644,12 +670,13 @@ def run_clip(
             say(f"  detector on every frame of {clip.name}")
             flame = config.rules.flame
             images = decode_frames(clip.path, prepared.size)
-            original = count_flame_frames(stage, images, flame)
+            step = max(1, round(float(prepared.rate) / BENCH_DETECT_FPS))
+            original = count_flame_frames(stage, images, flame, step)
             result.frame_pass = original
             if prepared.derived:
                 replayed = decode_frames(prepared.video, prepared.size)
                 first_leg = islice(replayed, original.frames)
-                result.derived_frame_pass = count_flame_frames(stage, first_leg, flame)
+                result.derived_frame_pass = count_flame_frames(stage, first_leg, flame, step)
     except (FootageError, ReplayError, av.FFmpegError, OSError, IndexError) as error:
         result.error = f"{type(error).__name__}: {error}"
         say(f"  {clip.name}: {result.error}")
@@ -747,7 +774,9 @@ def totals_lines(t: Totals) -> list[str]:
         f"  frames with a fire/smoke box at threshold: {t.hazard_free_frames_with_flame_box} of "
         f"{t.hazard_free_frames} ({_share(t.flame_box_frame_share)}); big enough for the rule: "
         f"{t.hazard_free_frames_with_sized_flame_box} ({_share(t.sized_flame_box_frame_share)})"
-        f"; the same frames as replayed (re-encoded): {t.replayed_frames_with_flame_box} "
+        f"; and living (what the rule counts): {t.hazard_free_frames_with_living_flame_box} "
+        f"({_share(t.living_flame_box_frame_share)}); the same frames as replayed "
+        f"(re-encoded): {t.replayed_frames_with_flame_box} "
         f"({_share(t.replayed_flame_box_frame_share)})",
         f"flame clips: {t.flame_clips}, alerted {t.flame_alerted}; median time to the first "
         f"alert {_num(t.median_time_to_flame_s, 1, ' s')}",
@@ -774,6 +803,21 @@ def print_report(report: FootageReport) -> None:
     print(f"run took {report.wall_s:.0f} s")
 
 
+def rule_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``flame.evidence.enabled=false`` items as a nested mapping (values read as YAML)."""
+    found: dict[str, Any] = {}
+    for item in items:
+        path, sep, raw = item.partition("=")
+        if not sep or not path:
+            raise FootageError(f"--rule {item!r}: expected PATH=VALUE")
+        *parents, leaf = path.split(".")
+        node = found
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = yaml.safe_load(raw)
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line, run, print (and write --json)."""
     parser = argparse.ArgumentParser(
@@ -790,8 +834,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clips", nargs="+", metavar="NAME", help="only these clips (any use)")
     parser.add_argument("--no-frames", action="store_true", help="skip the per-frame pass")
     parser.add_argument("--cache", type=Path, default=CACHE, help="derived videos (gitignored)")
+    parser.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a rule setting, e.g. flame.evidence.enabled=false (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
+        overrides = rule_overrides(args.rule)
         report = run_benchmark(
             args.footage,
             args.clips,
@@ -799,6 +851,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.model,
             frames=not args.no_frames,
             use=None if args.all else args.use,
+            rule_overrides=overrides,
             cache_dir=args.cache,
         )
     except (FootageError, ConfigError, StartupError) as error:

@@ -15,11 +15,12 @@ import numpy as np
 
 from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
 from detect.detections import Detections
-from detect.engine import nms
+from detect.engine import Image, nms
 from detect.exit_compare import Gray
 from detect.exit_measure import ExitMeasureParams, measure_exit
-from detect.flame_rule import FlameParams, FlameState, flame_step
-from detect.hardhat_rule import HardhatParams, HardhatState, hardhat_step, one_verdict_per_head
+from detect.flame_evidence import FlameEvidence
+from detect.flame_rule import FlameParams, FlameState, flame_candidates, flame_step
+from detect.hardhat_rule import HardhatParams, HardhatState, hardhat_step, hardhat_subjects
 from detect.observations import Observation
 from detect.tracker import TrackerParams, TrackerState, track
 from detect.zone_filter import ZoneArea, rasterise_zones
@@ -61,11 +62,15 @@ class CameraRules:
     exit_watches: list[ExitWatch] = field(default_factory=list)
     tracker: TrackerState = field(default_factory=TrackerState.empty)
     flame: FlameState = field(default_factory=FlameState)
+    flame_evidence: FlameEvidence | None = None
     hardhat: HardhatState = field(default_factory=HardhatState)
     _areas: list[ZoneArea] = field(default_factory=list)
     _size: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
+        flame = self.params.flame
+        if flame is not None and flame.evidence is not None:
+            self.flame_evidence = FlameEvidence(flame.evidence)
         self.exit_watches = [
             ExitWatch(zone, self.obstacle_classes.get(zone.name, ()))
             for zone in self.zones
@@ -131,28 +136,48 @@ class CameraRules:
         now: float,
         resolution_wh: tuple[int, int],
         featureless: bool = False,
+        image: Image | None = None,
     ) -> list[Observation]:
         """The flame and hard hat rules on one sampled frame's detections. On a ``featureless``
         frame (covered or black camera, which the detector reads as smoke) the flame rule sees
-        nothing."""
+        nothing. With the frame's ``image``, fire and smoke boxes count only when the temporal
+        evidence says they live (``detect.flame_evidence``; without it, as they are)."""
         width, height = resolution_wh
         areas = self.areas(width, height)
         outlines = {area.name: area.outline for area in areas}
         found: list[Observation] = []
         if self.params.flame is not None:
             seen = Detections.empty(detections.class_names) if featureless else detections
+            if image is not None and self.flame_evidence is not None:
+                seen = self._living_flames(seen, image, now)
             self.flame, observations = flame_step(
                 self.flame, seen, now, self.params.flame, self.camera, areas, resolution_wh
             )
             found += observations
         if self.params.hardhat is not None:
-            heads = one_verdict_per_head(detections, self.params.hardhat)
-            self.tracker, tracked = track(self.tracker, heads, now, self.params.tracker)
+            subjects = hardhat_subjects(detections, self.params.hardhat)  # heads and people
+            self.tracker, tracked = track(self.tracker, subjects, now, self.params.tracker)
             self.hardhat, observations = hardhat_step(
-                self.hardhat, tracked, now, self.params.hardhat, self.camera, areas
+                self.hardhat,
+                tracked,
+                now,
+                self.params.hardhat,
+                self.camera,
+                areas,
+                resolution_wh,
             )
             found += [replace(o, outline=outlines.get(o.zone, ())) for o in observations]
         return found
+
+    def _living_flames(self, detections: Detections, image: Image, now: float) -> Detections:
+        """``detections`` without the fire and smoke boxes that do not live."""
+        assert self.flame_evidence is not None and self.params.flame is not None
+        candidate = flame_candidates(detections, self.params.flame)
+        rows = np.flatnonzero(candidate)
+        evidence = self.flame_evidence.check(image, detections[rows], now)
+        keep = ~candidate
+        keep[rows[evidence.alive]] = True
+        return detections[keep]
 
 
 SAME_OBJECT_IOU = 0.5  # boxes of one class from two models overlapping this much: one object

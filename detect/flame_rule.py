@@ -19,13 +19,15 @@ zone and hazard, so a camera has at most one open flame alert.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from statistics import median
 
 import numpy as np
+import numpy.typing as npt
 
 from detect.detections import Detections
+from detect.flame_evidence import EvidenceParams
 from detect.observations import Box, Hazard, Observation, Phase, Severity
 from detect.zone_filter import FLAME_ALLOWED, ZoneArea, drop_ignored, of_kind, union
 
@@ -46,6 +48,9 @@ class FlameParams:
     clear_s: float = 10.0
     fire_class: str = "fire"
     smoke_class: str = "smoke"
+    # fire and smoke boxes must flicker or drift and stay put (detect/flame_evidence.py);
+    # None: one frame's boxes are enough
+    evidence: EvidenceParams | None = field(default_factory=EvidenceParams)
 
     def __post_init__(self) -> None:
         if not 1 <= self.confirm_frames <= self.window_frames:
@@ -76,6 +81,14 @@ class FlameSighting:
     def flames(self) -> bool:
         """Any fire or smoke counted."""
         return self.fire_count + self.smoke_count > 0
+
+
+def flame_candidates(detections: Detections, params: FlameParams) -> npt.NDArray[np.bool_]:
+    """Rows of ``detections`` that are fire or smoke above their class threshold."""
+    labels = np.array(detections.labels, dtype=object)
+    fire = (labels == params.fire_class) & (detections.confidence >= params.fire_threshold)
+    smoke = (labels == params.smoke_class) & (detections.confidence >= params.smoke_threshold)
+    return np.asarray(fire | smoke, np.bool_)
 
 
 def sight_flames(

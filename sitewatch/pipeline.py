@@ -116,7 +116,7 @@ def analyse(
     detected = tick is Tick.REUSE or (tick is Tick.INFER and fresh is not None)
     if detected and work.detections is not None:
         blank = is_featureless(image)
-        found += work.rules.detections(work.detections, frame_time, (width, height), blank)
+        found += work.rules.detections(work.detections, frame_time, (width, height), blank, image)
     if work.exit_period_s is not None and now >= work.next_exit_due:
         work.next_exit_due = now + work.exit_period_s
         current = to_gray(image)

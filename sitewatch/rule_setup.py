@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from detect.blocked_exit import BlockedExitParams
 from detect.camera_rules import CameraRules, RuleParams
+from detect.flame_evidence import EvidenceParams
 from detect.flame_rule import FlameParams
 from detect.hardhat_rule import HardhatParams
 from detect.motion import MotionGate, MotionParams
@@ -13,7 +14,7 @@ from detect.tracker import TrackerParams
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader
 from sitewatch.config.camera import Camera, Coordinates, ZoneKind
-from sitewatch.config.rules import HardhatRule
+from sitewatch.config.rules import FlameRule, HardhatRule
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import CameraWork
 
@@ -25,6 +26,20 @@ def tracker_params(hardhat: HardhatRule) -> TrackerParams:
     default = TrackerParams()
     start = min(default.high_threshold, hardhat.head_threshold)
     return replace(default, high_threshold=start, low_threshold=min(default.low_threshold, start))
+
+
+def evidence_params(flame: FlameRule) -> EvidenceParams | None:
+    """The flame rule's temporal evidence as configured (None: off)."""
+    evidence = flame.evidence
+    if not evidence.enabled:
+        return None
+    return EvidenceParams(
+        width=evidence.width,
+        min_change=evidence.min_change,
+        min_stay=evidence.min_stay,
+        strong_confidence=evidence.strong_confidence,
+        max_gap_s=evidence.max_gap_s,
+    )
 
 
 def rule_params(config: SiteConfig, has_detector: bool) -> RuleParams:
@@ -46,6 +61,7 @@ def rule_params(config: SiteConfig, has_detector: bool) -> RuleParams:
             allowed_overlap=flame.allowed_overlap,
             growth_factor=flame.growth_factor,
             clear_s=flame.clear_s,
+            evidence=evidence_params(flame),
         )
         if has_detector and flame.enabled
         else None,
@@ -55,6 +71,9 @@ def rule_params(config: SiteConfig, has_detector: bool) -> RuleParams:
             min_presence=hardhat.min_presence,
             keep_presence=hardhat.keep_presence,
             clear_s=hardhat.clear_s,
+            person_threshold=hardhat.person_threshold,
+            helmet_threshold=hardhat.helmet_threshold,
+            min_person_size=hardhat.min_person_size,
         )
         if has_detector and hardhat.enabled
         else None,

@@ -59,6 +59,23 @@ def _one_model(**fields: Any) -> Edit:
     return _set("models", [{"name": "m", "path": str(ROOT / "models" / "hazards.onnx"), **fields}])
 
 
+def _with_persons(hazards: dict[str, Any] | None = None, **fields: Any) -> Edit:
+    """An edit that leaves the bundled hazard model (with ``hazards`` fields) and the bundled
+    person finder (YOLOX) with ``fields``."""
+    return _set(
+        "models",
+        [
+            {"name": "hazards", "path": str(ROOT / "models" / "hazards.onnx"), **(hazards or {})},
+            {
+                "name": "persons",
+                "path": str(ROOT / "models" / "persons.onnx"),
+                "format": "yolox",
+                **fields,
+            },
+        ],
+    )
+
+
 def _delete(path: str) -> Edit:
     def edit(config: dict[str, Any]) -> None:
         *parents, last = path.split(".")
@@ -237,6 +254,72 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
         "rules.hardhat.enabled",
         "needs a model with class 'head'",
     ),
+    (
+        "unknown model format",
+        _with_persons(format="yolo-x"),
+        "models[1].format",
+        "'ultralytics' or 'yolox'",
+    ),
+    (
+        "a YOLOX file read as an ultralytics export",
+        _with_persons(format="ultralytics"),
+        "models[1].format",
+        "the file is in the 'yolox' format, not 'ultralytics' (set format: yolox)",
+    ),
+    (
+        "an ultralytics export read as YOLOX",
+        _with_persons(path=str(ROOT / "models" / "hazards.onnx")),
+        "models[1].format",
+        "the file is in the 'ultralytics' format, not 'yolox' (set format: ultralytics)",
+    ),
+    (
+        "a YOLOX model at a size it cannot take",
+        _with_persons(input_size=640),
+        "models[1].input_size",
+        "fixed 416 px inputs",
+    ),
+    (
+        "a class COCO does not have",
+        _with_persons(use_classes=["person", "worker"]),
+        "models[1].use_classes[1]",
+        "'worker' is not a class of model 'persons'",
+    ),
+    (
+        "YOLOX class names that do not fit its head",
+        _with_persons(classes=["person"]),
+        "models[1].classes",
+        "lists 1 classes but the model has 80",
+    ),
+    (
+        "YOLOX NMS overlap out of range",
+        _with_persons(iou=1.5),
+        "models[1].iou",
+        "less than 1",
+    ),
+    (
+        "people judged without a helmet class",
+        _with_persons(hazards={"use_classes": ["fire", "smoke", "head"]}),
+        "rules.hardhat.person_threshold",
+        "no configured model keeps class 'helmet'",
+    ),
+    (
+        "person threshold zero",
+        _set("rules", {"hardhat": {"person_threshold": 0}}),
+        "rules.hardhat.person_threshold",
+        "greater than 0",
+    ),
+    (
+        "helmet threshold above 1",
+        _set("rules", {"hardhat": {"helmet_threshold": 1.5}}),
+        "rules.hardhat.helmet_threshold",
+        "less than 1",
+    ),
+    (
+        "negative person size",
+        _set("rules", {"hardhat": {"min_person_size": -0.1}}),
+        "rules.hardhat.min_person_size",
+        "greater than or equal to 0",
+    ),
 ]
 
 
@@ -354,14 +437,22 @@ def test_rule_defaults_match_the_rules_own_defaults() -> None:
     config documents them for users): they must agree, field by field."""
     from dataclasses import fields
 
+    from detect.flame_evidence import EvidenceParams
     from detect.flame_rule import FlameParams
     from detect.hardhat_rule import HardhatParams
-    from sitewatch.config.rules import FlameRule, HardhatRule
+    from sitewatch.config.rules import FlameEvidenceRule, FlameRule, HardhatRule
 
-    for config, params in ((FlameRule(), FlameParams()), (HardhatRule(), HardhatParams())):
+    pairs: list[tuple[Any, Any]] = [
+        (FlameRule(), FlameParams()),
+        (HardhatRule(), HardhatParams()),
+        (FlameEvidenceRule(), EvidenceParams()),
+    ]
+    for config, params in pairs:
         shared = [f.name for f in fields(params) if f.name in type(config).model_fields]
         assert len(shared) >= 5
         for name in shared:
+            if name == "evidence":  # a section of its own, compared as its own pair
+                continue
             assert getattr(config, name) == getattr(params, name), name
 
 
@@ -387,7 +478,8 @@ def test_models_keep_the_classes_rules_read_down_to_the_rules_thresholds(tmp_pat
     assert stage is not None
     detector = stage.detectors["hazards"]
     floors = dict(zip(detector.class_names, detector.floors().tolist(), strict=True))
-    assert floors == pytest.approx({"fire": 0.07, "smoke": 0.3, "helmet": 0.3, "head": 0.1})
+    # the hard hat rule reads helmets (on people's heads) down to helmet_threshold (0.25)
+    assert floors == pytest.approx({"fire": 0.07, "smoke": 0.3, "helmet": 0.25, "head": 0.1})
     raw["rules"] = {"flame": {"enabled": False}, "hardhat": {"enabled": False}}
     stage = load(raw)
     assert stage is not None
@@ -434,3 +526,40 @@ def test_a_models_class_floors_beat_the_rules_thresholds(tmp_path: Path) -> None
     second = dict(zip(NAMES4, stage.detectors["second"].floors().tolist(), strict=True))
     assert first == pytest.approx({"fire": 0.05, "smoke": 0.05, "helmet": 0.25, "head": 0.1})
     assert second == pytest.approx({"fire": 0.4, "smoke": 0.05, "helmet": 0.25, "head": 0.35})
+
+
+def test_a_yolox_entry_runs_as_a_person_finder(tmp_path: Path) -> None:
+    """``format: yolox`` loads the bundled COCO YOLOX model: COCO names, its fixed 416 px, only
+    ``use_classes`` kept, the person floor at the lower of the model's and the rule's."""
+    from detect.engine import OnnxDetector, describe_model
+    from detect.yolox import COCO_NAMES, YoloxDetector
+    from sitewatch.runner import load_detectors
+
+    raw = copy.deepcopy(BASE)
+    raw["cameras"][0]["url"] = "rtsp://10.0.0.5/stream"
+    _with_persons(use_classes=["person", "chair"], confidence=0.4)(raw)
+    raw["rules"] = {"hardhat": {"person_threshold": 0.35}}
+    config = load_config(_write(tmp_path, raw), read_model=describe_model)
+    assert config.models[1].classes == list(COCO_NAMES)
+    assert config.models[1].nms_iou == pytest.approx(0.45)
+    assert config.models[0].nms_iou == pytest.approx(0.7)
+    stage = load_detectors(config)
+    assert stage is not None
+    hazards, persons = stage.detectors["hazards"], stage.detectors["persons"]
+    assert isinstance(hazards, OnnxDetector)
+    assert isinstance(persons, YoloxDetector)
+    assert persons.input_size == 416
+    floors = dict(zip(persons.class_names, persons.floors().tolist(), strict=True))
+    assert floors["person"] == pytest.approx(0.35)
+    assert floors["chair"] == pytest.approx(0.4)
+    assert sum(np.isfinite(list(floors.values()))) == 2
+
+
+def test_obstacle_classes_may_name_coco_objects_of_a_person_finder(tmp_path: Path) -> None:
+    from detect.engine import describe_model
+
+    raw = copy.deepcopy(BASE)
+    _with_persons(use_classes=["person", "suitcase"])(raw)
+    raw["cameras"][0]["zones"][0]["obstacle_classes"] = ["suitcase"]
+    config = load_config(_write(tmp_path, raw), env=ENV, read_model=describe_model)
+    assert config.cameras[0].zones[0].obstacle_classes == ["suitcase"]

@@ -11,8 +11,10 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+import yaml
 
 from bench.footage import (
+    DEFAULT_CONFIG,
     DEFAULT_FOOTAGE,
     EXPECTATIONS,
     MIN_SECONDS,
@@ -146,9 +148,14 @@ def test_flame_boxes_use_the_rule_thresholds_and_minimum_area() -> None:
         )
 
     area = 100.0 * 100.0
-    assert flame_boxes(boxes((0, 0.29, 50), (3, 0.9, 50)), rule, area) == (False, False)
-    assert flame_boxes(boxes((0, 0.3, 50)), rule, area) == (True, True)
-    assert flame_boxes(boxes((1, 0.06, 5)), rule, area) == (True, False)  # 0.25 % of the frame
+
+    def found(*rows: tuple[int, float, float]) -> tuple[list[bool], list[bool]]:
+        hit, sized = flame_boxes(boxes(*rows), rule, area)
+        return hit.tolist(), sized.tolist()
+
+    assert found((0, 0.29, 50), (3, 0.9, 50)) == ([False, False], [False, False])
+    assert found((0, 0.3, 50)) == ([True], [True])
+    assert found((1, 0.06, 5)) == ([True], [False])  # 0.25 % of the frame
 
 
 def test_unknown_clip_names_are_refused() -> None:
@@ -207,7 +214,8 @@ def test_the_report_has_every_figure(report: FootageReport) -> None:
     assert all(clip["error"] is None for clip in data["clips"])
     negative = data["clips"][0]
     assert set(negative["frame_pass"]) == set(FrameTally.__slots__)
-    assert {m["name"] for m in data["models"]} == {"hazards", "hazards-512"}  # example config
+    example = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    assert {m["name"] for m in data["models"]} == {m["name"] for m in example["models"]}
     assert data["commit"]
     t = report.totals
     assert (t.flame_clips, t.bare_head_clips, t.hazard_free_clips) == (1, 1, 1)
@@ -263,3 +271,16 @@ def test_the_command_line_writes_the_json(footage: Path, cache: Path, tmp_path: 
     assert set(data["totals"]) >= TOTAL_KEYS
     assert [clip["name"] for clip in data["clips"]] == [FIRE_CLIP]
     assert data["totals"]["hazard_free_frames"] == 0
+
+
+def test_the_production_rules_alert_on_the_fire_and_not_on_the_meeting_room(
+    report: FootageReport,
+) -> None:
+    """What a customer sees on these two cameras: the fire alerts within 5 s, the meeting room
+    (smoke boxes on its wall in most re-encoded frames) raises nothing: those boxes are still."""
+    negative, fire = report.clips
+    assert negative.flame_incidents == 0
+    assert fire.first_flame_s is not None and fire.first_flame_s <= 5.0
+    tally = negative.frame_pass
+    assert tally is not None
+    assert tally.living_flame_box_frames <= tally.sized_flame_box_frames <= tally.frames

@@ -6,6 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from detect.classes import HEAD, HELMET, PERSON
 from sitewatch.config.base import FieldError, Section
 
 
@@ -26,6 +27,45 @@ class BlockedExitRule(Section):
     )
     cooldown_s: float = Field(
         default=60.0, ge=0, description="Quiet time before the same zone may open a new alert."
+    )
+
+
+class FlameEvidenceRule(Section):
+    """Temporal evidence: a fire or smoke box counts only when it flickers or drifts in place
+    (detect/flame_evidence.py; chosen with python -m bench.flame_evidence)."""
+
+    enabled: bool = Field(
+        default=True, description="Off: one frame's boxes are enough (not recommended)."
+    )
+    min_change: float = Field(
+        default=2.0,
+        ge=0,
+        le=255,
+        description="Median grey-level change inside the box since the previous sampled frame, "
+        "above the frame's own median change.",
+    )
+    min_stay: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="IoU the box must have with a fire or smoke box of the previous sampled "
+        "frame (a fire stays where it burns; false boxes on moving things travel).",
+    )
+    strong_confidence: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Boxes at least this confident need no temporal evidence (1: every box "
+        "needs it).",
+    )
+    width: int = Field(
+        default=320, ge=32, le=1920, description="Width of the grey frame the check works on."
+    )
+    max_gap_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="A previous sampled frame older than this is no reference.",
     )
 
 
@@ -74,6 +114,7 @@ class FlameRule(Section):
     cooldown_s: float = Field(
         default=60.0, ge=0, description="Flames again within this time reopen the ended alert."
     )
+    evidence: FlameEvidenceRule = Field(default_factory=FlameEvidenceRule)
 
     @model_validator(mode="after")
     def _k_of_n(self) -> Self:
@@ -123,6 +164,27 @@ class HardhatRule(Section):
     cooldown_s: float = Field(
         default=60.0, ge=0, description="Bare heads again within this time reopen the alert."
     )
+    person_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="With a person finder ('person' boxes, e.g. a YOLOX model): minimum "
+        "confidence of a person box whose head is judged (1: people are not judged).",
+    )
+    helmet_threshold: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        description="A judged person counts as bare-headed while no helmet box of this "
+        "confidence lies in the top of its box (where the head is).",
+    )
+    min_person_size: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="People shorter than this share of the frame's longer side are not judged "
+        "(the hazard model sees too few pixels of their head); their head boxes still count.",
+    )
 
     @model_validator(mode="after")
     def _keep_below_min(self) -> Self:
@@ -167,5 +229,7 @@ class Rules(Section):
             needs["fire"] = self.flame.fire_threshold
             needs["smoke"] = self.flame.smoke_threshold
         if self.hardhat.enabled:
-            needs["head"] = self.hardhat.head_threshold
+            needs[HEAD] = self.hardhat.head_threshold
+            needs[HELMET] = self.hardhat.helmet_threshold
+            needs[PERSON] = self.hardhat.person_threshold
         return needs
