@@ -64,6 +64,7 @@ from detect.detections import Detections
 from detect.engine import as_bgr, describe_model
 from detect.flame_colour import ColourParams, keep_plausible
 from detect.inference import DetectorStage
+from detect.model_format import ModelFormat
 from detect.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
 from sitewatch.config.loader import load_config
 from sitewatch.config.site import SiteConfig
@@ -327,9 +328,16 @@ class BenchStage(DetectorStage):
 
 def product_models(model: Path, config: Path = PRODUCT_CONFIG) -> list[dict[str, Any]]:
     """The model entries of ``config`` (by default the example configuration, the product
-    default: input sizes and classes per entry), each running ``model``."""
+    default: input sizes and classes per entry), each hazard model entry running ``model``; a
+    person finder's entry (``format: yolox``) keeps its own file."""
     entries = yaml.safe_load(config.read_text(encoding="utf-8"))["models"]
-    return [{**entry, "path": str(model.resolve())} for entry in entries]
+    return [{**entry, "path": str(_model_path(entry, model, config))} for entry in entries]
+
+
+def _model_path(entry: Mapping[str, Any], model: Path, config: Path) -> Path:
+    if entry.get("format", ModelFormat.ULTRALYTICS) == ModelFormat.YOLOX:
+        return (config.parent / str(entry["path"])).resolve()
+    return model.resolve()
 
 
 def site_config(
@@ -559,16 +567,26 @@ def _flame_rows(
 ) -> list[RuleRow]:
     rows: list[RuleRow] = []
 
-    flame_config = site_config(workdir, model, {"hardhat": {"enabled": False}})
+    # Photographs held still cannot flicker: the rule's temporal evidence (production default)
+    # stops them by design. The photo figures are the detector and the rule on one frame's
+    # opinion; the "as deployed" row shows what the evidence does to still pictures.
+    single = {"hardhat": {"enabled": False}, "flame": {"evidence": {"enabled": False}}}
+    flame_config = site_config(workdir, model, single)
+    deployed_config = site_config(workdir, model, {"hardhat": {"enabled": False}})
     flame = flame_config.rules.flame
     camera = flame_config.cameras[0]
     flame_plan = assemble(FLAME, *flame_pools(data, half), pairs, flame.clear_s)
     flame_video = ensure_video(flame_plan)
     flame_goal = flame.window_frames / camera.detect_fps + 1.0
-    for label, colour in ((FLAME, None), (f"{FLAME} + colour check", ColourParams())):
-        stage = _stage(flame_config, colour)
+    variants: tuple[tuple[str, SiteConfig, ColourParams | None], ...] = (
+        (f"{FLAME} (one frame's opinion)", flame_config, None),
+        (f"{FLAME} + colour check", flame_config, ColourParams()),
+        (f"{FLAME} + temporal evidence (as deployed)", deployed_config, None),
+    )
+    for label, config, colour in variants:
+        stage = _stage(config, colour)
         log(f"replaying {flame_video} ({label})...")
-        result, cost = run_replay(flame_config, flame_video, stage)
+        result, cost = run_replay(config, flame_video, stage)
         tally = match(result.incidents, flame_plan.segments, FLAME, MATCH_TOLERANCE_S)
         rows.append(
             RuleRow(label, FLAME, str(flame_video), flame_plan.gap_s, flame_goal, tally, cost)
