@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detect.detections import Detections
+from detect.model_format import ModelFormat
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ModelInfo:
     end_to_end: bool
     fixed_batch: int | None
     input_name: str
+    format: ModelFormat = ModelFormat.ULTRALYTICS
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +219,15 @@ def _metadata_size(meta: dict[str, str], default: int) -> int:
 
 
 def describe_model(path: Path, class_names: Sequence[str] = ()) -> ModelInfo:
-    """Open a model file only to check and describe it (ModelError says what is wrong)."""
-    return inspect_session(_load_session(path, 1, ["CPUExecutionProvider"]), path, class_names)
+    """Open a model file only to check and describe it (ModelError says what is wrong); a
+    YOLOX file (``ModelFormat.YOLOX``, decoded by ``detect.yolox``) is recognised by its
+    output layout."""
+    from detect.yolox import inspect_yolox, is_yolox  # detect.yolox builds on this module
+
+    session = _load_session(path, 1, ["CPUExecutionProvider"])
+    if is_yolox(session):
+        return inspect_yolox(session, path, class_names)
+    return inspect_session(session, path, class_names)
 
 
 def as_bgr(frame: npt.NDArray[Any]) -> Image:

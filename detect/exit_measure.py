@@ -4,9 +4,10 @@
   (``exit_compare.differing_fraction``: robust to lights switching).
 - It must be static: when it changed a lot since the previous check (someone walking through,
   a forklift passing) the measurement is unknown, so passing traffic never counts.
-- People in the zone make it unknown too: a head or helmet detection stands for a person whose
-  body (about one head width either side, seven heads down) overlaps the zone. People are
-  not obstacles, and one standing in front of a pallet must not end the incident either.
+- People in the zone make it unknown too: a ``person`` box (a person finder's, seen from any
+  side) overlapping the zone, or a head or helmet detection standing for a person whose body
+  (about one head width either side, seven heads down) overlaps it. People are not obstacles,
+  and one standing in front of a pallet must not end the incident either.
 - Detections of the zone's ``obstacle_classes`` (a user's model with a ``pallet`` class, say)
   count as blocked area: the share of the zone their boxes cover.
 """
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detect.classes import HEAD, HELMET, PERSON
 from detect.detections import Detections, FloatArray
 from detect.exit_compare import Gray, differing_fraction
 from detect.zone_filter import ZoneArea
 
-HEAD_CLASSES = ("head", "helmet")
-BODY_CLASSES = ("person",)
+HEAD_CLASSES = (HEAD, HELMET)
+BODY_CLASSES = (PERSON,)
 
 
 @dataclass(frozen=True, slots=True)

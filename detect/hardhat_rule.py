@@ -18,6 +18,21 @@ A camera without ``hardhat_required`` zones treats the whole frame as one zone n
 puts a ``head`` and a ``helmet`` box on the same head, only the more confident one is tracked
 (``one_verdict_per_head``).
 
+People, when a person finder runs beside the hazard model (``person`` boxes, ``hardhat_subjects``):
+our hazard model finds a bare head mostly when it sees a face; from behind it often scores a bare
+head as ``helmet`` or gives it no box at all. A tracked person is *judged* in a frame when its
+box is at least ``person_threshold`` confident, at least ``min_person_size`` of the frame's longer
+side tall (smaller, the hazard model sees too few pixels of the head to find a hard hat), upright
+(at least ``min_upright`` times as tall as wide: the head is at the top of the box) and whole
+(its top, left and right inside the frame, ``EDGE_PX``: the head is in view; someone coming in
+from the side is judged once in view). A judged person is bare-headed in that frame when
+its head region (the top ``head_region`` of the box) holds no ``helmet`` box of at least
+``helmet_threshold``, or a ``head`` box more confident than any helmet there. Its head region's
+centre is what must lie in the zone. A bare-headed person stands for the head boxes in its head
+region (they are not counted again on their own); every other head box counts as before
+(close-ups, people the finder misses, a bare head beside a neighbour's hard hat), so people only
+add to what the head boxes find.
+
 One incident per zone: START when the count becomes positive, UPDATE whenever the count
 changes, END once nobody has counted for ``clear_s``. Details: ``count`` (and ``peak_count``).
 """
@@ -29,13 +44,16 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
-from detect.detections import Detections
+from detect.classes import HEAD, HELMET, PERSON
+from detect.detections import Detections, FloatArray
 from detect.engine import nms
 from detect.observations import Box, Hazard, Observation, Phase, Severity
-from detect.zone_filter import HARDHAT_REQUIRED, ZoneArea, centers_inside, drop_ignored, of_kind
+from detect.zone_filter import HARDHAT_REQUIRED, ZoneArea, centers_inside, in_ignored, of_kind
 
 FRAME_ZONE = "frame"
+EDGE_PX = 2.0  # a person box this close to the frame's top or sides may be cut off there
 Finding = tuple[Phase, float, dict[str, float | int | str]]  # phase, score, details
 _EPS = 1e-6  # seconds: frame times compared with window edges
 
@@ -49,8 +67,16 @@ class HardhatParams:
     min_presence: float = 0.6  # share of the window's frames it must be seen bare in the zone
     keep_presence: float = 0.3  # once counted, the share that keeps it counted (hysteresis)
     clear_s: float = 15.0
-    head_class: str = "head"  # a bare head
-    helmet_class: str = "helmet"  # a head wearing a hard hat
+    # people (a person finder's boxes); thresholds chosen on the use:train clips and the
+    # calibration half of the validation pictures (models/persons.md)
+    person_threshold: float = 0.6  # a person box this confident is judged
+    helmet_threshold: float = 0.25  # a helmet box this confident on a person's head: a hard hat
+    min_person_size: float = 0.1  # share of the frame's longer side a judged person spans
+    head_region: float = 0.35  # the top share of a person box where the head is
+    min_upright: float = 1.0  # height / width of a judged person's box (bent, lying: not judged)
+    head_class: str = HEAD  # a bare head
+    helmet_class: str = HELMET  # a head wearing a hard hat
+    person_class: str = PERSON  # a whole person
     same_head_iou: float = 0.7  # a head and a helmet box overlapping this much are one head
 
 
@@ -62,6 +88,82 @@ def one_verdict_per_head(found: Detections, params: HardhatParams) -> Detections
     if len(heads) < 2:
         return heads
     return heads[np.array(sorted(nms(heads.xyxy, heads.confidence, params.same_head_iou)))]
+
+
+def hardhat_subjects(found: Detections, params: HardhatParams) -> Detections:
+    """What the tracker follows for the rule: one verdict per head (``one_verdict_per_head``)
+    and the ``person`` boxes of at least ``person_threshold``, in one set."""
+    heads = one_verdict_per_head(found, params)
+    people = found.of_class(params.person_class)
+    people = people[people.confidence >= params.person_threshold]
+    if not len(people):
+        return heads
+    return Detections(
+        np.concatenate([heads.xyxy, people.xyxy]),
+        np.concatenate([heads.confidence, people.confidence]),
+        np.concatenate([heads.class_id, people.class_id]),
+        found.class_names,
+    )
+
+
+def head_regions(people: FloatArray, share: float) -> FloatArray:
+    """The top ``share`` of each person box (n, 4): where its head is."""
+    regions = np.array(people, np.float32, copy=True).reshape(-1, 4)
+    regions[:, 3] = regions[:, 1] + share * (regions[:, 3] - regions[:, 1])
+    return regions
+
+
+def _centres_in(boxes: FloatArray, regions: FloatArray) -> npt.NDArray[np.bool_]:
+    """(n regions, m boxes): whether each box's centre lies in each region."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return np.asarray(
+        (centre[None, :, 0] >= regions[:, None, 0])
+        & (centre[None, :, 0] <= regions[:, None, 2])
+        & (centre[None, :, 1] >= regions[:, None, 1])
+        & (centre[None, :, 1] <= regions[:, None, 3]),
+        bool,
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PersonVerdicts:
+    """This frame's judgement of each row of a set of detections (persons only are judged)."""
+
+    judged: npt.NDArray[np.bool_]  # a person box the rule judges (big enough, head in view)
+    bare: npt.NDArray[np.bool_]  # judged, and no hard hat on its head
+    claimed: npt.NDArray[np.bool_]  # a head or helmet box in a bare-headed person's head region
+    anchors: FloatArray  # where each row's head is: the head region of persons, else the box
+
+
+def judge_people(
+    found: Detections, params: HardhatParams, resolution_wh: tuple[int, int]
+) -> PersonVerdicts:
+    """Whether each judged person of ``found`` wears a hard hat, from the ``helmet`` and
+    ``head`` boxes of the same frame."""
+    labels = np.array(found.labels, dtype=object)
+    width, height = resolution_wh
+    x1, y1, x2, y2 = found.xyxy.T
+    tall = y2 - y1
+    judged = (
+        (labels == params.person_class)
+        & (found.confidence >= params.person_threshold)
+        & (tall >= params.min_person_size * max(width, height))
+        & (tall >= params.min_upright * (x2 - x1))
+        & (y1 > EDGE_PX)
+        & (x1 > EDGE_PX)
+        & (x2 < width - EDGE_PX)
+    )
+    anchors = found.xyxy.copy()
+    anchors[judged] = head_regions(found.xyxy[judged], params.head_region)
+    helmets = labels == params.helmet_class
+    heads = (labels == params.head_class) & (found.confidence >= params.head_threshold)
+    inside = _centres_in(found.xyxy, anchors[judged])  # (judged people, rows)
+    helmet_score = np.where(inside & helmets, found.confidence, 0.0).max(axis=1, initial=0.0)
+    head_score = np.where(inside & heads, found.confidence, 0.0).max(axis=1, initial=0.0)
+    bare = np.zeros(len(found), bool)
+    bare[judged] = (helmet_score < params.helmet_threshold) | (head_score > helmet_score)
+    claimed = (helmets | (labels == params.head_class)) & inside[bare[judged]].any(axis=0)
+    return PersonVerdicts(judged, bare, claimed, anchors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,30 +228,43 @@ def _sightings(
     required: Sequence[ZoneArea],
     now: float,
     params: HardhatParams,
+    resolution_wh: tuple[int, int] | None,
 ) -> dict[int, HeadSample]:
-    """This frame's sighting of each tracked head."""
+    """This frame's sighting of each tracked head and each tracked, judged person."""
     if detections.tracker_id is None:
         raise ValueError("the hard hat rule needs tracked detections (detect.tracker.track)")
-    heads = drop_ignored(detections.of_class(params.head_class, params.helmet_class), zones)
-    assert heads.tracker_id is not None
-    heads = heads[heads.tracker_id >= 0]
-    bare = (np.array(heads.labels, dtype=object) == params.head_class) & (
-        heads.confidence >= params.head_threshold
+    labels = np.array(detections.labels, dtype=object)
+    is_head = (labels == params.head_class) | (labels == params.helmet_class)
+    if resolution_wh is None:
+        if (labels == params.person_class).any():
+            raise ValueError("judging people needs the frame size (resolution_wh)")
+        resolution_wh = (0, 0)
+    verdicts = judge_people(detections, params, resolution_wh)
+    anchored = Detections(
+        verdicts.anchors,
+        detections.confidence,
+        detections.class_id,
+        detections.class_names,
+        detections.tracker_id,
     )
-    inside = {zone.name: centers_inside(heads, zone) for zone in required}
-    assert heads.tracker_id is not None
+    subject = (is_head & ~verdicts.claimed) | verdicts.judged
+    subject &= (detections.tracker_id >= 0) & ~in_ignored(anchored, zones)
+    bare = np.where(
+        verdicts.judged,
+        verdicts.bare,
+        (labels == params.head_class) & (detections.confidence >= params.head_threshold),
+    )
+    inside = {zone.name: centers_inside(anchored, zone) for zone in required}
     samples: dict[int, HeadSample] = {}
-    for row, track_id in enumerate(heads.tracker_id.tolist()):
+    for row in np.flatnonzero(subject).tolist():
         if required:
             bare_in = frozenset(name for name, mask in inside.items() if bare[row] and mask[row])
         else:
             bare_in = frozenset([FRAME_ZONE]) if bare[row] else frozenset()
-        x1, y1, x2, y2 = (round(float(v), 1) for v in heads.xyxy[row])
-        label = heads.labels[row]
-        score = float(heads.confidence[row])
-        samples[track_id] = HeadSample(
-            now, bare_in, score, Box(label, round(score, 4), x1, y1, x2, y2)
-        )
+        x1, y1, x2, y2 = (round(float(v), 1) for v in detections.xyxy[row])
+        score = float(detections.confidence[row])
+        box = Box(str(labels[row]), round(score, 4), x1, y1, x2, y2)
+        samples[int(detections.tracker_id[row])] = HeadSample(now, bare_in, score, box)
     return samples
 
 
@@ -180,15 +295,18 @@ def hardhat_step(
     params: HardhatParams,
     camera: str,
     zones: Sequence[ZoneArea],
+    resolution_wh: tuple[int, int] | None = None,
 ) -> tuple[HardhatState, list[Observation]]:
     """Advance a camera by one sampled frame's tracked detections at ``now`` (seconds).
 
     ``zones``: the camera's zones rasterised at the frame size (``ignore`` and
-    ``hardhat_required`` are used)."""
+    ``hardhat_required`` are used). ``resolution_wh``: the frame size (default: the zones'),
+    which people are judged against."""
     window_start = now - params.min_duration_s - _EPS
     frame_times = (*(t for t in state.frame_times if t >= window_start), now)
     required = of_kind(zones, HARDHAT_REQUIRED)
-    seen = _sightings(detections, zones, required, now, params)
+    size = resolution_wh or (zones[0].resolution_wh if zones else None)
+    seen = _sightings(detections, zones, required, now, params, size)
 
     tracks: dict[int, HeadTrack] = {}
     for track_id in sorted(set(state.tracks) | set(seen)):

@@ -6,16 +6,44 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import numpy.typing as npt
 
 from detect.detections import Detections
-from detect.engine import FrameError, Image, OnnxDetector, as_bgr
+from detect.engine import FrameError, Image, as_bgr
 
 log = logging.getLogger(__name__)
 
 EWMA_WEIGHT = 0.1
+
+
+class Detector(Protocol):
+    """A loaded model: ``engine.OnnxDetector`` (ultralytics exports) or ``yolox.YoloxDetector``."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in id order."""
+        ...
+
+    @property
+    def input_size(self) -> int:
+        """Inference size in pixels (square)."""
+        ...
+
+    @property
+    def providers(self) -> list[str]:
+        """ONNX Runtime execution providers in use, preferred first."""
+        ...
+
+    def floors(self) -> npt.NDArray[np.float32]:
+        """The score each class id must exceed to be kept (infinite: a class not used)."""
+        ...
+
+    def detect_batch(self, frames: Sequence[npt.NDArray[Any]]) -> list[Detections]:
+        """Detections of each frame, in frame pixels, same order."""
+        ...
 
 
 @dataclass
@@ -42,7 +70,7 @@ class ModelStats:
 class DetectorStage:
     """Named detectors; ``run`` gives each camera's detections per model."""
 
-    detectors: Mapping[str, OnnxDetector]
+    detectors: Mapping[str, Detector]
     stats: dict[str, ModelStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

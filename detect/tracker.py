@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from detect.classes import HEAD, HELMET
 from detect.detections import Detections, FloatArray, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -53,7 +54,7 @@ class TrackerParams:
     min_hits: int = 2  # matches before a track is confirmed and reported
     max_missed: int = 4  # sampled frames a confirmed track survives unmatched
     velocity_weight: float = 0.5  # share of the newest displacement in the velocity estimate
-    class_groups: tuple[tuple[str, ...], ...] = (("helmet", "head"),)
+    class_groups: tuple[tuple[str, ...], ...] = ((HELMET, HEAD),)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -6,13 +6,15 @@ square ``size`` at the top-left corner (pad 114, no normalisation, BGR), and the
 units before the decode (``(xy + grid) * stride``, ``exp(wh) * stride``), objectness and the
 class scores. A box's score is objectness times its best class score, as in the YOLOX demo.
 
-We use ``yolox_nano_coco.onnx`` (COCO, 80 classes) as a *person* finder: it sees people from any
-side, where our hazard model finds a head only when it sees a face or a hard hat.
+We use ``yolox_nano_coco.onnx`` (COCO, 80 classes; ``models/persons.onnx``) as a *person*
+finder: it sees people from any side, where our hazard model finds a head only when it sees a
+face or a hard hat. A file is recognised as YOLOX by its layout (``is_yolox``): no ultralytics
+metadata, one square input and an output of one row per anchor of the three strides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,24 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detect.classes import PERSON
 from detect.detections import Detections
-from detect.engine import MAX_WH, PAD_VALUE, ModelError, _load_session, as_bgr, nms
+from detect.engine import (
+    MAX_WH,
+    PAD_VALUE,
+    ModelError,
+    ModelInfo,
+    _load_session,
+    as_bgr,
+    nms,
+)
+from detect.model_format import ModelFormat
 
 Image = npt.NDArray[np.uint8]
 
 STRIDES = (8, 16, 32)
-COCO_PERSON = "person"
+BOX_VALUES = 5  # cx, cy, w, h, objectness before the class scores
+DEFAULT_IOU = 0.45  # the YOLOX demo's NMS threshold
 # The 80 COCO names in the order of YOLOX's class ids.
 COCO_NAMES: tuple[str, ...] = (
     "person",
@@ -112,6 +125,11 @@ COCO_NAMES: tuple[str, ...] = (
 )
 
 
+def anchor_count(size: int) -> int:
+    """Rows of a YOLOX output for a square input of ``size``."""
+    return sum((size // stride) ** 2 for stride in STRIDES)
+
+
 def grids(size: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Per anchor, its grid cell ``(x, y)`` and its stride, for a square input of ``size``."""
     cells, strides = [], []
@@ -126,47 +144,133 @@ def grids(size: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     )
 
 
+def is_yolox(session: Any) -> bool:
+    """Whether an ONNX Runtime session has YOLOX's layout (and no ultralytics metadata)."""
+    meta: dict[str, str] = session.get_modelmeta().custom_metadata_map
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if "names" in meta or len(inputs) != 1 or not outputs:
+        return False
+    shape, out = inputs[0].shape, outputs[0].shape
+    if len(shape) != 4 or not isinstance(shape[2], int) or shape[2] != shape[3] or len(out) != 3:
+        return False
+    rows, values = out[1], out[2]
+    return rows == anchor_count(shape[2]) and isinstance(values, int) and values > BOX_VALUES
+
+
+def inspect_yolox(session: Any, path: Path, class_names: Sequence[str] = ()) -> ModelInfo:
+    """Describe a YOLOX session (``is_yolox``): its classes are ``class_names`` when given, else
+    the COCO names for an 80-class head."""
+    model_input = session.get_inputs()[0]
+    batch, channels, size, _ = model_input.shape
+    if channels != 3:
+        raise ModelError(f"{path}: the model takes {channels} channels, not 3 (BGR frames)")
+    classes = int(session.get_outputs()[0].shape[2]) - BOX_VALUES
+    names = tuple(class_names) or (COCO_NAMES if classes == len(COCO_NAMES) else ())
+    if len(names) != classes:
+        given = f"{len(names)} class names are given" if names else "no class names are given"
+        raise ModelError(
+            f"{path}: the YOLOX head has {classes} classes but {given} "
+            f"(without names, only {len(COCO_NAMES)}-class COCO heads are known)"
+        )
+    return ModelInfo(
+        path=path,
+        class_names=names,
+        input_size=int(size),
+        fixed_input=True,
+        end_to_end=False,
+        fixed_batch=batch if isinstance(batch, int) else None,
+        input_name=model_input.name,
+        format=ModelFormat.YOLOX,
+    )
+
+
 class YoloxDetector:
-    """A YOLOX model file: frames in, ``Detections`` (COCO names) in frame pixels out."""
+    """A YOLOX model file: frames in, ``Detections`` (COCO names) in frame pixels out.
+
+    ``confidence`` floors every class, ``class_confidence`` gives some classes their own floor
+    (names the model lacks are ignored) and ``use_classes`` (when given) keeps only those
+    classes, as ``engine.OnnxDetector`` does."""
 
     def __init__(
         self,
         path: Path,
         *,
         confidence: float = 0.3,
-        iou: float = 0.45,
+        iou: float = DEFAULT_IOU,
         threads: int = 2,
-        use_classes: Collection[str] = (COCO_PERSON,),
+        use_classes: Collection[str] = (PERSON,),
+        class_confidence: Mapping[str, float] | None = None,
+        class_names: Sequence[str] = (),
+        input_size: int | None = None,
         providers: Sequence[str] | None = None,
     ) -> None:
         self._session = _load_session(path, threads, providers)
-        model_input = self._session.get_inputs()[0]
-        shape = model_input.shape
-        if len(shape) != 4 or not isinstance(shape[2], int) or shape[2] != shape[3]:
-            raise ModelError(f"{path}: expected a square NCHW input, got {shape}")
-        self.input_size = int(shape[2])
-        self._input_name = model_input.name
-        self._cells, self._strides = grids(self.input_size)
-        out_shape = self._session.get_outputs()[0].shape
-        if out_shape[-1] != 5 + len(COCO_NAMES) or out_shape[-2] != len(self._cells):
+        if not is_yolox(self._session):
+            shapes = [i.shape for i in self._session.get_inputs()]
+            outputs = [o.shape for o in self._session.get_outputs()]
             raise ModelError(
-                f"{path}: output {out_shape} is not a YOLOX COCO head for {self.input_size} px"
+                f"{path} is not a YOLOX detect model (inputs {shapes}, outputs {outputs}): "
+                "expected one square input and one row per anchor of strides 8, 16 and 32"
             )
-        unknown = set(use_classes) - set(COCO_NAMES)
+        self.info = inspect_yolox(self._session, path, class_names)
+        if input_size is not None and input_size != self.info.input_size:
+            raise ModelError(
+                f"{path} takes {self.info.input_size} px inputs but {input_size} was asked for"
+            )
+        self.input_size = self.info.input_size
+        self._cells, self._strides = grids(self.input_size)
+        unknown = set(use_classes) - set(self.class_names)
         if unknown:
-            raise ModelError(f"{path}: use_classes {sorted(unknown)} are not COCO classes")
-        self._wanted = (
-            np.array([name in use_classes for name in COCO_NAMES])
-            if use_classes
-            else (np.ones(len(COCO_NAMES), bool))
-        )
+            raise ModelError(
+                f"{path}: use_classes {sorted(unknown)} are not classes of the model "
+                f"(e.g. {', '.join(self.class_names[:8])}...)"
+            )
+        self.use_classes = frozenset(use_classes)
         self.confidence = confidence
+        self.class_confidence = dict(class_confidence or {})
+        self._floors = np.array(
+            [
+                self.class_confidence.get(name, confidence)
+                if not self.use_classes or name in self.use_classes
+                else np.inf
+                for name in self.class_names
+            ],
+            np.float32,
+        )
         self.iou = iou
-        self.class_names: tuple[str, ...] = tuple(COCO_NAMES)
+        self.providers: list[str] = list(self._session.get_providers())
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in id order."""
+        return self.info.class_names
+
+    def floors(self) -> npt.NDArray[np.float32]:
+        """The score each class id must exceed to be kept (infinite: a class not used)."""
+        return self._floors
 
     def detect(self, frame: npt.NDArray[Any]) -> Detections:
         """Detections for one frame."""
-        image = as_bgr(frame)
+        return self.detect_batch([frame])[0]
+
+    def detect_batch(self, frames: Sequence[npt.NDArray[Any]]) -> list[Detections]:
+        """Detections for several frames (one inference call each when the model's batch is
+        fixed at 1, else one call for all); one result per frame, same order."""
+        images = [as_bgr(frame) for frame in frames]
+        if not images:
+            return []
+        blobs, scales = zip(*(self.preprocess(image) for image in images), strict=True)
+        if self.info.fixed_batch is None or self.info.fixed_batch == len(images):
+            outputs = list(self._run(np.concatenate(blobs)))
+        else:
+            outputs = [self._run(blob)[0] for blob in blobs]
+        return [
+            self.decode(output, scale, image.shape[1], image.shape[0])
+            for output, scale, image in zip(outputs, scales, images, strict=True)
+        ]
+
+    def preprocess(self, image: Image) -> tuple[npt.NDArray[np.float32], float]:
+        """(1, 3, size, size) float32 BGR blob, 0..255, the frame at the top left; its scale."""
         height, width = image.shape[:2]
         scale = min(self.input_size / height, self.input_size / width)
         resized = cv2.resize(
@@ -174,19 +278,21 @@ class YoloxDetector:
         )
         canvas = np.full((self.input_size, self.input_size, 3), PAD_VALUE, np.uint8)
         canvas[: resized.shape[0], : resized.shape[1]] = resized
-        blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], np.float32)
-        output = np.asarray(self._session.run(None, {self._input_name: blob})[0])[0]
-        return self.decode(output, scale, width, height)
+        return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], np.float32), scale
+
+    def _run(self, blob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return np.asarray(self._session.run(None, {self.info.input_name: blob})[0], np.float32)
 
     def decode(
         self, output: npt.NDArray[np.float32], scale: float, width: int, height: int
     ) -> Detections:
         """One image's raw output to detections in the pixels of a ``width`` x ``height`` frame."""
-        class_scores = output[:, 5:] * output[:, 4:5]
-        class_scores[:, ~self._wanted] = 0
+        floors = self.floors()
+        class_scores = output[:, BOX_VALUES:] * output[:, 4:5]
+        class_scores[:, np.isinf(floors)] = 0
         best = class_scores.argmax(axis=1)
         scores = class_scores[np.arange(len(best)), best]
-        keep = np.flatnonzero(scores > self.confidence)
+        keep = np.flatnonzero(scores > floors[best])
         centre = (output[keep, :2] + self._cells[keep]) * self._strides[keep]
         size = np.exp(output[keep, 2:4]) * self._strides[keep]
         xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / np.float32(scale)

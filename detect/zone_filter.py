@@ -122,9 +122,14 @@ def overlap_share(detections: Detections, zone: ZoneArea) -> FloatArray:
     return zone.overlap_share(detections.xyxy)
 
 
-def drop_ignored(detections: Detections, zones: Sequence[ZoneArea]) -> Detections:
-    """The detections whose box centre is in no ``ignore`` zone."""
+def in_ignored(detections: Detections, zones: Sequence[ZoneArea]) -> BoolArray:
+    """Whether each detection's box centre is in an ``ignore`` zone."""
     ignored = np.zeros(len(detections), bool)
     for zone in of_kind(zones, IGNORE):
         ignored |= centers_inside(detections, zone)
-    return detections[~ignored]
+    return ignored
+
+
+def drop_ignored(detections: Detections, zones: Sequence[ZoneArea]) -> Detections:
+    """The detections whose box centre is in no ``ignore`` zone."""
+    return detections[~in_ignored(detections, zones)]

@@ -24,8 +24,10 @@ from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.retention import RetentionPolicy, RetentionWorker
 from alerts.service import AlertService
 from detect.engine import ModelError, OnnxDetector
-from detect.inference import DetectorStage
+from detect.inference import Detector, DetectorStage
+from detect.model_format import ModelFormat
 from detect.references import ReferenceStore
+from detect.yolox import YoloxDetector
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
 from ingest.frames import Image
 from ingest.status import CameraState, CameraStatus
@@ -78,30 +80,46 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
         if rules.flame.enabled or rules.hardhat.enabled:
             log.warning("no detector model configured: the flame and hard-hat rules are off")
         return None
-    detectors: dict[str, OnnxDetector] = {}
+    detectors: dict[str, Detector] = {}
     needs = rules.class_thresholds()
     for index, model in enumerate(config.models):
+        floors = {
+            **{name: min(limit, model.confidence) for name, limit in needs.items()},
+            **model.class_confidence,
+        }
+        detector: Detector
         try:
-            detector = OnnxDetector(
-                model.path,
-                input_size=model.input_size,
-                confidence=model.confidence,
-                iou=model.iou,
-                threads=model.threads,
-                class_names=model.classes,
-                providers=model.providers or None,
-                class_confidence={
-                    **{name: min(limit, model.confidence) for name, limit in needs.items()},
-                    **model.class_confidence,
-                },
-                use_classes=model.use_classes,
-            )
+            if model.format is ModelFormat.YOLOX:
+                detector = YoloxDetector(
+                    model.path,
+                    input_size=model.input_size,
+                    confidence=model.confidence,
+                    iou=model.nms_iou,
+                    threads=model.threads,
+                    class_names=model.classes,
+                    providers=model.providers or None,
+                    class_confidence=floors,
+                    use_classes=model.use_classes,
+                )
+            else:
+                detector = OnnxDetector(
+                    model.path,
+                    input_size=model.input_size,
+                    confidence=model.confidence,
+                    iou=model.nms_iou,
+                    threads=model.threads,
+                    class_names=model.classes,
+                    providers=model.providers or None,
+                    class_confidence=floors,
+                    use_classes=model.use_classes,
+                )
         except ModelError as error:
             raise StartupError(f"models[{index}] ({model.name}): {error}") from error
         log.info(
-            "model %s: %s, %d px, classes %s, on %s",
+            "model %s: %s (%s), %d px, classes %s, on %s",
             model.name,
             model.path,
+            model.format,
             detector.input_size,
             ", ".join(model.use_classes or detector.class_names),
             detector.providers[0],

@@ -148,3 +148,51 @@ def test_merging_keeps_one_box_per_object_and_class() -> None:
     rows = sorted(zip(merged.labels, [round(float(c), 2) for c in merged.confidence], strict=True))
     # the fire seen by both: once, at its better score; head and helmet are different classes
     assert rows == [("fire", 0.3), ("fire", 0.5), ("head", 0.6), ("helmet", 0.4)]
+
+
+def person_finder(*boxes: tuple[float, float, float, float]) -> Detections:
+    """A person finder's output (COCO names), ``person`` boxes at 0.8."""
+    from detect.yolox import COCO_NAMES
+
+    return Detections(
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.full(len(boxes), 0.8, np.float32),
+        np.zeros(len(boxes), np.int32),
+        COCO_NAMES,
+    )
+
+
+def helmets(*boxes: tuple[float, float, float, float]) -> Detections:
+    return Detections(
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.full(len(boxes), 0.7, np.float32),
+        np.full(len(boxes), 2, np.int32),
+        NAMES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("hats", "alerts", "count"),
+    [
+        pytest.param([], 1, 2, id="two people, no hard hat seen"),
+        pytest.param([(280, 102, 320, 142)], 1, 1, id="one of them with a hard hat"),
+        pytest.param([(280, 102, 320, 142), (480, 102, 520, 142)], 0, 0, id="both with one"),
+    ],
+)
+def test_people_of_a_second_model_are_judged_by_the_hazard_models_helmets(
+    hats: list[tuple[float, float, float, float]], alerts: int, count: int
+) -> None:
+    """Two models' outputs merged as the pipeline merges them: the person finder's people,
+    the hazard model's helmets on their heads."""
+    params = RuleParams(flame=None)
+    rules = CameraRules("cam", [], params)
+    observations = []
+    for index in range(16):
+        found = merge_detections(
+            [helmets(*hats), person_finder((250, 100, 350, 340), (450, 100, 550, 340))]
+        )
+        observations += rules.detections(found, index * 0.5, (640, 360))
+    starts = [o for o in observations if o.phase is Phase.START]
+    assert len(starts) == alerts
+    if starts:
+        assert starts[0].details["count"] == count

@@ -21,7 +21,7 @@ from tests.test_exit_compare import ZONE, H, W, corridor, with_box
 
 PARAMS = BlockedExitParams(min_blocked_fraction=0.35, dwell_s=30.0, clear_s=10.0)
 AREA = ZoneArea.rasterise(ZONE, W, H)
-NAMES = ("fire", "smoke", "helmet", "head", "pallet")
+NAMES = ("fire", "smoke", "helmet", "head", "pallet", "person")
 
 Scene = Callable[[int], tuple[np.ndarray, Detections | None]]
 
@@ -126,10 +126,35 @@ def person_in_front_of_a_box(second: int) -> tuple[np.ndarray, Detections | None
     return image, no_detections()
 
 
+def person_from_behind_40_s(second: int) -> tuple[np.ndarray, Detections | None]:
+    """Someone standing in the exit whose head gets no box (seen from behind), found by a
+    person finder: a ``person`` box from head to feet."""
+    image, _ = person_standing_40_s(second)
+    if 10 <= second < 50:
+        return image, detections([("person", (120, 24, 200, 236))])
+    return image, no_detections()
+
+
+def person_nobody_found_40_s(second: int) -> tuple[np.ndarray, Detections | None]:
+    """The same person with no detection at all: the exit looks blocked."""
+    image, _ = person_standing_40_s(second)
+    return image, no_detections()
+
+
 @pytest.mark.parametrize(
     ("scene", "seconds", "obstacle_classes", "expected"),
     [
         pytest.param(clear_scene, 90, (), [], id="clear exit"),
+        pytest.param(
+            person_from_behind_40_s, 80, (), [], id="person box (no head box) in the exit"
+        ),
+        pytest.param(
+            person_nobody_found_40_s,
+            80,
+            (),
+            [Phase.START, Phase.END],
+            id="the same person undetected is an obstacle",
+        ),
         pytest.param(box_left_for_40_s, 80, (), [Phase.START, Phase.END], id="box left for 40 s"),
         pytest.param(person_crossing, 60, (), [], id="person crossing the exit"),
         pytest.param(person_standing_40_s, 80, (), [], id="person standing in the exit"),

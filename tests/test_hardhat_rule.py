@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from detect.detections import Detections
-from detect.hardhat_rule import FRAME_ZONE, HardhatParams, HardhatState, hardhat_step
+from detect.hardhat_rule import (
+    FRAME_ZONE,
+    HardhatParams,
+    HardhatState,
+    hardhat_step,
+    hardhat_subjects,
+    judge_people,
+)
 from detect.observations import Hazard, Observation, Phase, Severity
 from detect.tracker import TrackerParams, TrackerState, track
 from detect.zone_filter import rasterise_zones
@@ -233,3 +240,184 @@ def test_state_forgets_people_who_left() -> None:
         state, _ = hardhat_step(state, tracked, now, PARAMS, "cam", areas)
     assert state.tracks == {}
     assert len(state.frame_times) == 7  # the frames of the last 3 s
+
+
+# --------------------------------------------------------------------------- people
+# A person finder's ``person`` boxes beside the hazard model's heads: a 100 x 240 px person
+# whose head is at the top of its box, seen for 10 s. The person's head region is the top
+# 35 % of its box (y 150..234 here), its centre (200, 192) lies in BAY.
+
+PEOPLE_NAMES = (*NAMES, "person")
+PersonRow = tuple[str, float, float, float, float, float]  # class, confidence, x1, y1, x2, y2
+WORKER: PersonRow = ("person", 0.8, 150.0, 150.0, 250.0, 390.0)
+ON_HEAD = (180.0, 152.0, 220.0, 192.0)  # a head-sized box on the worker's head
+
+
+def on_head(name: str, confidence: float, box: tuple[float, ...] = ON_HEAD) -> PersonRow:
+    x1, y1, x2, y2 = box
+    return (name, confidence, x1, y1, x2, y2)
+
+
+def boxes(rows: list[PersonRow]) -> Detections:
+    if not rows:
+        return Detections.empty(PEOPLE_NAMES)
+    return Detections(
+        np.array([row[2:] for row in rows], np.float32),
+        np.array([row[1] for row in rows], np.float32),
+        np.array([PEOPLE_NAMES.index(row[0]) for row in rows], np.int32),
+        PEOPLE_NAMES,
+    )
+
+
+def observe_people(
+    frames: Callable[[int], list[PersonRow]],
+    zones: list[ZoneShape],
+    duration_s: float = 10.0,
+    params: HardhatParams = PARAMS,
+) -> list[Observation]:
+    """The hard hat rule as ``CameraRules`` runs it: subjects, tracker, rule."""
+    areas = rasterise_zones(zones, *SIZE)
+    tracker, state = TrackerState.empty(), HardhatState()
+    seen: list[Observation] = []
+    for index in range(round(duration_s / DT)):
+        now = index * DT
+        subjects = hardhat_subjects(boxes(frames(index)), params)
+        tracker, tracked = track(tracker, subjects, now, TrackerParams(high_threshold=0.1))
+        state, found = hardhat_step(state, tracked, now, params, "cam", areas, SIZE)
+        seen += found
+    return seen
+
+
+def still(*rows: PersonRow) -> Callable[[int], list[PersonRow]]:
+    return lambda _index: list(rows)
+
+
+def moved(row: PersonRow, dx: float = 0.0, dy: float = 0.0) -> PersonRow:
+    name, confidence, x1, y1, x2, y2 = row
+    return (name, confidence, x1 + dx, y1 + dy, x2 + dx, y2 + dy)
+
+
+@pytest.mark.parametrize(
+    ("frames", "zones", "expected"),
+    [
+        pytest.param(still(WORKER), [BAY], [(3.5, Phase.START, 1)], id="no hard hat seen"),
+        pytest.param(still(WORKER, on_head("helmet", 0.8)), [BAY], [], id="a hard hat on the head"),
+        pytest.param(
+            still(WORKER, on_head("helmet", PARAMS.helmet_threshold - 0.01)),
+            [BAY],
+            [(3.5, Phase.START, 1)],
+            id="a helmet box below helmet_threshold",
+        ),
+        pytest.param(
+            still(WORKER, on_head("helmet", 0.8, (180, 330, 220, 370))),
+            [BAY],
+            [(3.5, Phase.START, 1)],
+            id="a hard hat carried at the waist",
+        ),
+        pytest.param(
+            still(WORKER, on_head("head", 0.6)),
+            [BAY],
+            [(3.5, Phase.START, 1)],
+            id="a bare head box on the person counts once",
+        ),
+        pytest.param(
+            still(WORKER, on_head("helmet", 0.7), on_head("head", 0.3, (150, 200, 190, 234))),
+            [BAY],
+            [(3.5, Phase.START, 1)],
+            id="a bare head beside a hard hat counts on its own, as without people",
+        ),
+        pytest.param(
+            still(WORKER, on_head("helmet", 0.2), on_head("head", 0.3, (150, 200, 190, 234))),
+            [BAY],
+            [(3.5, Phase.START, 1)],
+            id="a bare-headed person stands for the head boxes on it",
+        ),
+        pytest.param(
+            lambda i: [WORKER, on_head("helmet", 0.8)] if i % 2 else [WORKER],
+            [BAY],
+            [],
+            id="the hard hat found in half of the frames",
+        ),
+        pytest.param(
+            still(("person", 0.8, 150, 340, 170, 390)),
+            [BAY],
+            [],
+            id="too small to judge",
+        ),
+        pytest.param(
+            still(("person", 0.8, 150, 340, 170, 390), on_head("head", 0.6, (150, 340, 170, 360))),
+            [BAY],
+            [(3.5, Phase.START, 1)],
+            id="too small to judge, its bare head box still counts",
+        ),
+        pytest.param(
+            still(("person", 0.8, 150, 0, 250, 390)), [BAY], [], id="head cut off at the top"
+        ),
+        pytest.param(
+            still(("person", 0.8, 0, 150, 100, 390)), [BAY], [], id="cut off at the left side"
+        ),
+        pytest.param(
+            still(("person", 0.8, 540, 150, 640, 390)), [], [], id="cut off at the right side"
+        ),
+        pytest.param(
+            still(("person", 0.8, 150, 250, 400, 390)), [BAY], [], id="bent over: wider than tall"
+        ),
+        pytest.param(
+            still(("person", PARAMS.person_threshold - 0.01, *WORKER[2:])),
+            [BAY],
+            [],
+            id="a person box below person_threshold",
+        ),
+        pytest.param(still(moved(WORKER, dx=-130)), [BAY, MIRROR], [], id="head in an ignore zone"),
+        pytest.param(
+            still(moved(WORKER, dy=-110)),
+            [BAY],
+            [],
+            id="body in the zone, head above it",
+        ),
+        pytest.param(
+            still(WORKER, ("person", 0.8, 400, 150, 500, 390)),
+            [],
+            [(3.5, Phase.START, 2)],
+            id="two people, whole frame",
+        ),
+        pytest.param(
+            still(WORKER, ("head", 0.6, 500, 100, 540, 140)),
+            [],
+            [(3.5, Phase.START, 2)],
+            id="a person and a bare head of someone the finder missed",
+        ),
+    ],
+)
+def test_people_table(
+    frames: Callable[[int], list[PersonRow]],
+    zones: list[ZoneShape],
+    expected: list[tuple[float, Phase, int]],
+) -> None:
+    assert summary(observe_people(frames, zones)) == expected
+
+
+def test_a_counted_person_is_reported_with_its_box() -> None:
+    start, *_ = observe_people(still(WORKER), [BAY])
+    assert [(b.label, b.x1, b.y1, b.x2, b.y2) for b in start.boxes] == [
+        ("person", 150.0, 150.0, 250.0, 390.0)
+    ]
+    assert start.score == pytest.approx(0.8)
+
+
+def test_people_need_the_frame_size() -> None:
+    _, tracked = track(TrackerState.empty(), boxes([WORKER]), 0.0, TrackerParams())
+    with pytest.raises(ValueError, match="frame size"):
+        hardhat_step(HardhatState(), tracked, 0.0, PARAMS, "cam", [])
+
+
+@pytest.mark.parametrize(
+    ("share", "height", "judged"),
+    [(0.1, 64, True), (0.1, 63, False), (0.2, 127, False), (0.0, 30, True)],
+)
+def test_min_person_size_is_a_share_of_the_longer_side(
+    share: float, height: float, judged: bool
+) -> None:
+    person = boxes([("person", 0.8, 100, 100, 130, 100 + height)])
+    verdicts = judge_people(person, HardhatParams(min_person_size=share), SIZE)
+    assert verdicts.judged.tolist() == [judged]

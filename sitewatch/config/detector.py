@@ -7,15 +7,25 @@ from pathlib import Path
 
 from pydantic import Field
 
+from detect.model_format import ModelFormat
 from sitewatch.config.base import FieldError, Section
 from sitewatch.config.camera import NAME_PATTERN
 
+NMS_IOU = {ModelFormat.ULTRALYTICS: 0.7, ModelFormat.YOLOX: 0.45}  # each layout's usual default
+
 
 class Model(Section):
-    """An ultralytics-exported YOLO detect model in ONNX format."""
+    """A detect model in ONNX format: an ultralytics export (YOLOv8, YOLO11...) or a YOLOX
+    model (e.g. COCO YOLOX-nano as a person finder)."""
 
     name: str = Field(pattern=NAME_PATTERN, description="Model name.")
     path: Path = Field(description="Path to the .onnx file (relative to the config file).")
+    format: ModelFormat = Field(
+        default=ModelFormat.ULTRALYTICS,
+        description="The file's layout: 'ultralytics' (an ultralytics detect export; class "
+        "names and input size in its metadata) or 'yolox' (Megvii's YOLOX export; COCO class "
+        "names for an 80-class head, e.g. a 'person' finder for the hard hat and exit rules).",
+    )
     classes: list[str] = Field(
         default_factory=list,
         description="Class names; read from the ONNX metadata when omitted.",
@@ -41,13 +51,24 @@ class Model(Section):
     confidence: float = Field(
         default=0.25, gt=0, lt=1, description="Detections below this score are dropped."
     )
-    iou: float = Field(default=0.7, gt=0, lt=1, description="Per-class NMS overlap threshold.")
+    iou: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Per-class NMS overlap threshold (default: 0.7 for ultralytics exports, "
+        "0.45 for YOLOX models).",
+    )
     threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime intra-op threads.")
     providers: list[str] = Field(
         default_factory=list,
         description="ONNX Runtime execution providers in order of preference; by default CUDA "
         "or OpenVINO when installed, else the CPU.",
     )
+
+    @property
+    def nms_iou(self) -> float:
+        """``iou``, or the usual threshold of the model's format."""
+        return NMS_IOU[self.format] if self.iou is None else self.iou
 
     def check_class(self, name: str, path: Sequence[str | int]) -> None:
         """Refuse (at ``path``) a class name the model's known ``classes`` do not have."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from detect.model_format import ModelFormat
 from sitewatch.config.base import FieldError
 from sitewatch.config.site import SiteConfig
 
@@ -38,6 +39,8 @@ class ModelFacts(Protocol):
     def input_size(self) -> int: ...
     @property
     def fixed_input(self) -> bool: ...
+    @property
+    def format(self) -> str: ...
 
 
 ModelReader = Callable[[Path], ModelFacts]
@@ -171,6 +174,16 @@ def _check_models(
             facts = read_model(model_path)
         except (OSError, ValueError) as error:
             problems.append(Problem(f"models[{index}].path", f"cannot use model: {error}"))
+            continue
+        wanted = model.get("format", ModelFormat.ULTRALYTICS)
+        if wanted in [layout.value for layout in ModelFormat] and wanted != facts.format:
+            problems.append(
+                Problem(
+                    f"models[{index}].format",
+                    f"the file is in the '{facts.format}' format, not '{wanted}' "
+                    f"(set format: {facts.format})",
+                )
+            )
             continue
         classes = model.get("classes")
         if not classes:

@@ -165,7 +165,7 @@ class HardhatRule(Section):
         default=60.0, ge=0, description="Bare heads again within this time reopen the alert."
     )
     person_threshold: float = Field(
-        default=0.5,
+        default=0.6,
         gt=0,
         le=1,
         description="With a person finder ('person' boxes, e.g. a YOLOX model): minimum "

@@ -6,6 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from detect.classes import HEAD, HELMET, PERSON
 from sitewatch.config.api import Api
 from sitewatch.config.base import FieldError, Section
 from sitewatch.config.camera import NAME_PATTERN, Camera
@@ -76,7 +77,7 @@ class SiteConfig(Section):
             return
         needs = {
             "flame": (self.rules.flame.enabled, "fire"),
-            "hardhat": (self.rules.hardhat.enabled, "head"),
+            "hardhat": (self.rules.hardhat.enabled, HEAD),
         }
         for rule, (enabled, wanted) in needs.items():
             if enabled and wanted not in known:
@@ -86,6 +87,15 @@ class SiteConfig(Section):
                     f"models have {', '.join(sorted(known)) or 'no classes'}; add such a model "
                     f"or set rules.{rule}.enabled: false",
                 )
+        hardhat = self.rules.hardhat
+        if hardhat.enabled and PERSON in known and HELMET not in known:
+            raise FieldError(
+                ("rules", "hardhat", "person_threshold"),
+                f"a model finds '{PERSON}' boxes, and the hardhat rule judges each person by "
+                f"the '{HELMET}' boxes on its head, but no configured model keeps class "
+                f"'{HELMET}' (everybody would count as bare-headed); add '{HELMET}' to the "
+                "hazard model's use_classes, or set person_threshold: 1 to judge heads only",
+            )
 
     @staticmethod
     def _check_unique(section: str, names: list[str]) -> None:
