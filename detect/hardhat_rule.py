@@ -271,8 +271,10 @@ def _sightings(
 def _count(
     zone: str, tracks: Mapping[int, HeadTrack], frames: int, now: float, params: HardhatParams
 ) -> ZoneCount:
-    """The people counting as bare-headed in ``zone``; ``frames`` sampled in the window."""
-    score, boxes, counted = 0.0, [], set()
+    """The people counting as bare-headed in ``zone``; ``frames`` sampled in the window. A
+    counted head last seen on the head of a counted person (the person finder missed that
+    person in some frames) is that person: one."""
+    score, latest, counted = 0.0, [], set()
     for track_id, head in tracks.items():
         if head.first_seen > now - params.min_duration_s + _EPS:
             continue  # not seen long enough
@@ -282,10 +284,30 @@ def _count(
             continue
         counted.add(track_id)
         score = max(score, sum(s.confidence for s in bare) / len(bare))
-        latest = head.samples[-1]
-        if latest.time == now:
-            boxes.append(latest.box)
-    return ZoneCount(len(counted), score, tuple(boxes), frozenset(counted))
+        latest.append(head.samples[-1])
+    twins = _heads_on_people([sample.box for sample in latest], params)
+    boxes = tuple(
+        sample.box
+        for index, sample in enumerate(latest)
+        if sample.time == now and index not in twins
+    )
+    return ZoneCount(len(counted) - len(twins), score, boxes, frozenset(counted))
+
+
+def _heads_on_people(boxes: Sequence[Box], params: HardhatParams) -> set[int]:
+    """Indices of the head boxes among ``boxes`` whose centre lies in the head region of one of
+    the person boxes among them."""
+    people = [b for b in boxes if b.label == params.person_class]
+    if not people:
+        return set()
+    regions = head_regions(np.array([[b.x1, b.y1, b.x2, b.y2] for b in people]), params.head_region)
+    xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes], np.float32)
+    on_person: npt.NDArray[np.bool_] = np.asarray(_centres_in(xyxy, regions).any(axis=0))
+    return {
+        index
+        for index, box in enumerate(boxes)
+        if box.label != params.person_class and bool(on_person[index])
+    }
 
 
 def hardhat_step(

@@ -421,3 +421,28 @@ def test_min_person_size_is_a_share_of_the_longer_side(
     person = boxes([("person", 0.8, 100, 100, 130, 100 + height)])
     verdicts = judge_people(person, HardhatParams(min_person_size=share), SIZE)
     assert verdicts.judged.tolist() == [judged]
+
+
+@pytest.mark.parametrize(("same_person_check", "counts"), [(True, [1]), (False, [1, 2])])
+def test_a_person_and_its_own_head_box_count_once(
+    same_person_check: bool, counts: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The person finder misses the worker in every other frame: there its bare head box counts
+    on its own (a second track). With both tracks counting (presence 40 %), the worker is
+    still one person; the control without that check counts two."""
+    import detect.hardhat_rule
+
+    if not same_person_check:
+        monkeypatch.setattr(detect.hardhat_rule, "_heads_on_people", lambda *_: set())
+
+    def frames(index: int) -> list[PersonRow]:
+        head = on_head("head", 0.6)
+        if index < 12:  # 6 s: only the head box
+            return [head]
+        if index < 14 or index % 2:  # seen twice in a row (a confirmed track), then every other
+            return [WORKER, head]
+        return [head]
+
+    params = HardhatParams(min_presence=0.4, keep_presence=0.3)
+    observations = observe_people(frames, [BAY], duration_s=15.0, params=params)
+    assert [int(o.details["count"]) for o in observations] == counts
