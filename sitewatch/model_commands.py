@@ -26,7 +26,9 @@ from detect.yolo_dataset import DatasetError
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-DEFAULT_MODEL = Path("models/hazards.onnx")
+# models/ of the checkout the sitewatch package runs from (a clone or an editable install),
+# wherever the command is started
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "hazards.onnx"
 RESULTS_FILE = "detections.json"
 PROGRESS_FROM = 20  # files; fewer get one line each instead of a progress bar
 
@@ -195,13 +197,31 @@ def detect_command(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for annotated copies and detections.json.")
     ],
-    model: ModelOption = DEFAULT_MODEL,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="ONNX detect model [default: models/hazards.onnx beside the sitewatch package]",
+            show_default=False,
+        ),
+    ] = None,
     conf: ConfOption = OPERATING_CONFIDENCE,
     imgsz: ImageSizeOption = None,
     threads: ThreadsOption = None,
 ) -> None:
     """Detect objects in images: annotated copies and DIR/detections.json (exit 1 if an image
     could not be read)."""
+    if model is None:
+        model = DEFAULT_MODEL
+        if not model.is_file():
+            err.print(
+                f"sitewatch detect: no default model at {model} (this sitewatch was installed "
+                "without the models/ folder of its repository); pass --model PATH",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(2)
     try:
         files = collect_images(paths, exclude=out_dir)
     except FileNotFoundError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -11,8 +12,17 @@ from sitewatch.config.base import FieldError, Section
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "file://")
+SCHEME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # what a URL starts with
 
 Point = tuple[float, float]
+
+
+def local_file(url: str) -> str | None:
+    """The path of a camera URL that names a local file (``file://PATH`` or a bare path),
+    None for a stream URL."""
+    if url.startswith("file://"):
+        return url.removeprefix("file://")
+    return None if SCHEME_PATTERN.match(url) else url
 
 
 class ZoneKind(StrEnum):
@@ -131,8 +141,10 @@ class Camera(Section):
         ),
     ]
     url: str = Field(
-        description="Stream URL (rtsp://, rtsps://, http(s)://, file://). Put credentials in "
-        "environment variables: rtsp://${CAM_USER}:${CAM_PASS}@host/stream",
+        min_length=1,
+        description="Stream URL (rtsp://, rtsps://, http(s)://, file://) or the path of a video "
+        "file (relative to the config file). Put credentials in environment variables: "
+        "rtsp://${CAM_USER}:${CAM_PASS}@host/stream",
     )
     record_url: str | None = Field(
         default=None,
@@ -161,8 +173,10 @@ class Camera(Section):
     @field_validator("url", "record_url")
     @classmethod
     def _url_scheme(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(URL_SCHEMES):
-            raise ValueError("url must start with one of " + ", ".join(URL_SCHEMES))
+        if url is not None and SCHEME_PATTERN.match(url) and not url.startswith(URL_SCHEMES):
+            raise ValueError(
+                "url must start with one of " + ", ".join(URL_SCHEMES) + " or be a file path"
+            )
         return url
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from detect.model_format import ModelFormat
 from sitewatch.config.base import FieldError
+from sitewatch.config.camera import local_file
 from sitewatch.config.site import SiteConfig
 
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -107,6 +108,7 @@ def load_config(
     problems: list[Problem] = []
     data = _substitute(raw, (), environment, problems)
     _resolve_paths(data, path.parent.resolve())
+    _resolve_camera_files(data, path.parent.resolve(), problems)
     _check_models(data, read_model, problems)
     if problems:
         raise ConfigError(path, [_with_line(p, tree) for p in problems])
@@ -153,6 +155,21 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     if isinstance(models, list):
         for model in models:
             resolve(model, "path")
+
+
+def _resolve_camera_files(data: dict[str, Any], base: Path, problems: list[Problem]) -> None:
+    """Camera files (``url``/``record_url`` as a path or ``file://``) resolved against the
+    config's folder; an enabled camera's file must exist."""
+    cameras = data.get("cameras")
+    for index, camera in enumerate(cameras if isinstance(cameras, list) else []):
+        for key in ("url", "record_url"):
+            url = camera.get(key) if isinstance(camera, dict) else None
+            if not isinstance(url, str) or not url or (file := local_file(url)) is None:
+                continue
+            absolute = os.path.normpath(base / Path(file).expanduser())
+            camera[key] = f"file://{absolute}" if url.startswith("file://") else absolute
+            if camera.get("enabled", True) is not False and not Path(absolute).is_file():
+                problems.append(Problem(f"cameras[{index}].{key}", f"file not found: {absolute}"))
 
 
 def _check_models(
