@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,12 @@ from alerts.contract import Topics, event_payload, iso
 from alerts.evidence import write_atomically
 from alerts.ledger import Ledger, insert_event, read_alerts, sha256_text
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
+from alerts.photos import PhotoError, verified_photo
 from alerts.service import new_ulid
+from alerts.text import UnsafeTextError, safe_text
 from alerts.workflow import Action, CaseState, TransitionError, next_state
 
-PHOTO_TYPES = {"image/jpeg": ("jpg", b"\xff\xd8\xff"), "image/png": ("png", b"\x89PNG\r\n\x1a\n")}
 MAX_NOTE_CHARS = 4000
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
 
 class CaseNotFoundError(LookupError):
@@ -94,17 +94,6 @@ def read_case(db: sqlite3.Connection, alert: Alert) -> Case:
     return Case(alert.alert_id, state, *tuple(row))
 
 
-def sniff_photo(data: bytes, media_type: str) -> str:
-    """The file extension of an accepted photo, or CaseInputError saying why not."""
-    accepted = PHOTO_TYPES.get(media_type)
-    if accepted is None:
-        raise CaseInputError(f"photos must be image/jpeg or image/png, not {media_type or 'none'}")
-    extension, magic = accepted
-    if not data.startswith(magic):
-        raise CaseInputError(f"the body is not a {extension.upper()} image")
-    return extension
-
-
 class CaseService:
     """Applies workflow actions to cases."""
 
@@ -143,9 +132,14 @@ class CaseService:
     def attach_photo(
         self, alert_id: str, actor: str, role: str, data: bytes, media_type: str
     ) -> CaseOutcome:
-        """Store a rectification photo as evidence of the alert (JPEG or PNG, checked)."""
-        extension = sniff_photo(data, media_type)
-        digest = hashlib.sha256(data).hexdigest()
+        """Store a rectification photo as evidence of the alert: a JPEG or PNG that decodes
+        completely, stored re-encoded (``alerts.photos``)."""
+        try:
+            photo_file = verified_photo(data, media_type)
+        except PhotoError as error:
+            raise CaseInputError(str(error)) from None
+        extension, stored = photo_file.extension, photo_file.data
+        digest = hashlib.sha256(stored).hexdigest()
         with self._photo_lock, self._ledger.transaction() as db:
             parts = db.execute(
                 "SELECT coalesce(max(part), 0) FROM evidence WHERE alert_id = ? AND kind = ?",
@@ -157,9 +151,15 @@ class CaseService:
             request = CaseRequest(Action.ATTACH_PHOTO, actor, role, photos=(photo.name,))
             now = self._clock()
             self._check(db, alert_id, request, now)  # before anything is written
-            write_atomically(self._data_dir / relative, data)
+            write_atomically(self._data_dir / relative, stored)
             try:
-                outcome = self._apply(db, alert_id, request, now, photo)
+                facts = {
+                    "upload_sha256": hashlib.sha256(data).hexdigest(),
+                    "bytes": len(stored),
+                    "width": photo_file.width,
+                    "height": photo_file.height,
+                }
+                outcome = self._apply(db, alert_id, request, now, photo, facts)
                 db.execute(
                     "INSERT INTO evidence (alert_id, kind, part, path, sha256, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -214,6 +214,7 @@ class CaseService:
         request: CaseRequest,
         now: float,
         photo: Evidence | None = None,
+        photo_facts: Mapping[str, Any] | None = None,
     ) -> CaseOutcome:
         before, case, to = self._check(db, alert_id, request, now)
         after = replace(before, workflow_state=to.value)
@@ -260,6 +261,7 @@ class CaseService:
         }
         if photo is not None:
             detail["photo_sha256"] = photo.sha256
+            detail.update(photo_facts or {})
         entry = audit.append(
             db, now, request.actor, f"case.{request.action.value}", alert_id, detail
         )
@@ -270,6 +272,11 @@ def _check_input(db: sqlite3.Connection, request: CaseRequest, case: Case, now: 
     action, note = request.action, (request.note or "").strip()
     if len(note) > MAX_NOTE_CHARS:
         raise CaseInputError(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    for name, text, multiline in (("note", note, True), ("owner", request.owner or "", False)):
+        try:
+            safe_text(text, multiline=multiline)
+        except UnsafeTextError as error:
+            raise CaseInputError(f"the {name} {error}") from None
     if action is Action.ASSIGN:
         if not (request.owner or "").strip():
             raise CaseInputError("assign needs the responsible person (owner)")

@@ -31,7 +31,7 @@ from detect.yolox import YoloxDetector
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
 from ingest.frames import Image
 from ingest.status import CameraState, CameraStatus
-from sitewatch.api import create_app
+from sitewatch.api import api_server, create_app
 from sitewatch.config.camera import Camera
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
@@ -252,16 +252,9 @@ class Runner:
             cases=self.cases,
             open_when_no_tokens=api.host in LOOPBACK,
             cors_origins=api.cors_origins,
+            trusted_proxies=[str(network) for network in api.trusted_proxies],
         )
-        server_config = uvicorn.Config(
-            app,
-            host=api.host,
-            port=api.port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,  # open event streams do not hold the shutdown
-        )
-        return uvicorn.Server(server_config)
+        return api_server(app, api.host, api.port)
 
     def latest_frame(self, camera: str) -> Image | None:
         """The newest decoded frame of a camera (a peek: analysis still gets it)."""

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from alerts.cases import MAX_PHOTO_BYTES, CaseService
+from alerts.cases import CaseService
 from alerts.clip_recorder import ClipReady
 from alerts.contract import Topics
 from alerts.ledger import Ledger
@@ -25,7 +24,7 @@ from alerts.model import Evidence
 from alerts.service import AlertService
 from detect.observations import Hazard, Observation, Phase
 from ingest.status import CameraState, CameraStatus
-from sitewatch.api import create_app
+from sitewatch.api import api_server, create_app
 from sitewatch.api.auth import FailureLimiter
 from sitewatch.demo.rtsp import free_port
 
@@ -91,8 +90,8 @@ def make_site(
     tmp: Path,
     tokens: dict[str, tuple[str, str]] | None = None,
     limiter: FailureLimiter | None = None,
-    max_upload_bytes: int | None = None,
     cors_origins: tuple[str, ...] = (),
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Site:
     """Two alerts on camera dock: one ended (with a clip), one still active."""
     ledger = Ledger(tmp / "ledger.sqlite3")
@@ -129,7 +128,7 @@ def make_site(
         cases=cases,
         limiter=limiter,
         cors_origins=cors_origins,
-        max_upload_bytes=max_upload_bytes or MAX_PHOTO_BYTES,
+        trusted_proxies=trusted_proxies,
     )
     return Site(
         tmp,
@@ -146,17 +145,10 @@ def make_site(
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free loopback port; yields its base URL."""
+    """Run ``app`` as ``sitewatch run`` serves it, on a free loopback port; yields its base
+    URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-    )
+    server = api_server(app, "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

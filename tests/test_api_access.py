@@ -24,6 +24,7 @@ from detect.references import ReferenceStore
 from sitewatch.api.auth import FailureLimiter
 from sitewatch.api.routes import ROUTERS
 from sitewatch.cli import app as cli
+from sitewatch.config.loader import load_config
 from tests.api_site import ROLES, T0, Clock, Site, bearer, make_site, serve
 
 EVERYONE = frozenset(ROLES)
@@ -197,21 +198,48 @@ def test_event_stream_roles_over_http(tmp_path: Path) -> None:
                 assert response.headers["content-type"].startswith("text/event-stream")
 
 
-def test_failed_attempts_are_rate_limited_per_client(tmp_path: Path) -> None:
+def test_failed_attempts_are_limited_per_client_but_never_lock_out_a_valid_token(
+    tmp_path: Path,
+) -> None:
     clock = Clock(0.0)
     site = make_site(tmp_path, limiter=FailureLimiter(limit=3, window_s=60, clock=clock))
     bad = {"Authorization": "Bearer not-a-token-at-all"}
-    assert [site.client.get("/api/alerts", headers=bad).status_code for _ in range(3)] == [401] * 3
-    refused = site.client.get("/api/alerts", headers=bad)
-    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
-    assert "too many failed attempts" in refused.json()["detail"]
-    # the good token is refused too while the client is locked out, then works again
-    assert site.client.get("/api/alerts", headers=bearer("viewer")).status_code == 429
-    clock.now = 45.0
-    assert site.client.get("/api/alerts", headers=bad).headers["retry-after"] == "15"
-    clock.now = 61.0
-    assert site.client.get("/api/alerts", headers=bearer("viewer")).status_code == 200
-    assert site.client.get("/healthz").status_code == 200  # never limited
+    with serve(site.app) as base, httpx.Client(base_url=base) as client:
+        assert [client.get("/api/alerts", headers=bad).status_code for _ in range(3)] == [401] * 3
+        refused = client.get("/api/alerts", headers=bad)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        assert "too many failed attempts" in refused.json()["detail"]
+        # the address is locked for unknown tokens only: a good one from it still works
+        assert client.get("/api/alerts", headers=bearer("viewer")).status_code == 200
+        assert client.get("/api/alerts").status_code == 401  # no token: not a guess
+        clock.now = 45.0
+        assert client.get("/api/alerts", headers=bad).headers["retry-after"] == "15"
+        clock.now = 61.0
+        assert client.get("/api/alerts", headers=bad).status_code == 401
+        assert client.get("/healthz").status_code == 200  # never limited
+
+
+def failures(client: httpx.Client, forwarded_for: str, count: int) -> list[int]:
+    headers = {"Authorization": "Bearer not-a-token-at-all", "X-Forwarded-For": forwarded_for}
+    return [client.get("/api/alerts", headers=headers).status_code for _ in range(count)]
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    limiter = FailureLimiter(limit=3, window_s=60)
+    site = make_site(tmp_path / "direct", limiter=limiter)
+    with serve(site.app) as base, httpx.Client(base_url=base) as client:
+        # from loopback, a header that changes with every guess does not make a new client
+        rotating = [failures(client, f"203.0.113.{i}", 1)[0] for i in range(5)]
+        assert rotating == [401, 401, 401, 429, 429]
+
+    limiter = FailureLimiter(limit=3, window_s=60)
+    site = make_site(tmp_path / "proxied", limiter=limiter, trusted_proxies=("127.0.0.0/8",))
+    with serve(site.app) as base, httpx.Client(base_url=base) as client:
+        # the proxy appends the address it saw; what the client wrote before it is not believed
+        assert failures(client, "198.51.100.9, 203.0.113.7", 4) == [401, 401, 401, 429]
+        assert failures(client, "198.51.100.9", 1) == [401]  # the named address is not locked
+        locked = {**bearer("viewer"), "X-Forwarded-For": "203.0.113.7"}
+        assert client.get("/api/alerts", headers=locked).status_code == 200
 
 
 def write_config(tmp_path: Path) -> Path:
@@ -226,6 +254,34 @@ def write_config(tmp_path: Path) -> Path:
         )
     )
     return config
+
+
+@pytest.mark.parametrize(
+    ("proxies", "problem"),
+    [
+        (["10.0.0.5", "10.1.0.0/16", "::1"], None),
+        (["10.0.0.5/8"], "api.trusted_proxies[0]: value is not a valid IPv4 or IPv6 network"),
+        (["proxy.example"], "api.trusted_proxies[0]: value is not a valid IPv4 or IPv6 network"),
+        (["127.0.0.1", "0.0.0.0/0"], "api.trusted_proxies[1]: 0.0.0.0/0 trusts every address"),
+    ],
+)
+def test_trusted_proxies_are_checked_in_the_config(
+    tmp_path: Path, proxies: list[str], problem: str | None
+) -> None:
+    config = write_config(tmp_path)
+    document = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**document, "api": {"trusted_proxies": proxies}}))
+    checked = CliRunner().invoke(cli, ["check-config", str(config)])
+    if problem is None:
+        assert checked.exit_code == 0, checked.output
+        loaded = load_config(config)
+        assert [str(n) for n in loaded.api.trusted_proxies] == [
+            "10.0.0.5/32",
+            "10.1.0.0/16",
+            "::1/128",
+        ]
+    else:
+        assert checked.exit_code == 2 and problem in checked.output, checked.output
 
 
 def test_cli_tokens_are_hashed_shown_once_and_revocable(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from alerts.cases import MAX_PHOTO_BYTES
+from alerts.photos import MAX_PHOTO_BYTES
 from detect.observations import Hazard, Observation, Phase
 from tests.api_site import FRAME, T0, Site, make_site
 
@@ -99,13 +99,16 @@ def test_photo_then_rectify_then_close_over_http(site: Site) -> None:
     assert upload.status_code == 201
     photo = upload.json()
     assert photo["name"] == "rectification-1.jpg"
-    assert photo["sha256"] == hashlib.sha256(JPEG).hexdigest()
+    assert photo["upload_sha256"] == hashlib.sha256(JPEG).hexdigest()
+    assert (photo["width"], photo["height"]) == (8, 8)
     assert act(site, site.ended_id, "rectify", {"note": "moved", "photos": [photo["name"]]}) == 200
     assert act(site, site.ended_id, "close", {}) == 200
     served = site.client.get(
         f"/api/alerts/{site.ended_id}/evidence/rectification-1.jpg", headers=operator
     )
-    assert served.content == JPEG and served.headers["content-type"] == "image/jpeg"
+    assert served.headers["content-type"] == "image/jpeg"
+    assert hashlib.sha256(served.content).hexdigest() == photo["sha256"]
+    assert len(served.content) == photo["bytes"]
     detail = site.client.get(f"/api/alerts/{site.ended_id}", headers=operator).json()
     assert detail["workflow_state"] == "closed" and detail["case"]["owner"] == "J. Ruiz"
     assert [e["case"]["action"] for e in detail["events"] if e["type"] == "state"] == [
@@ -148,7 +151,7 @@ def test_oversized_upload_is_413_and_stores_nothing(site: Site, declared: bool) 
         ("image/gif", b"GIF89a", 415, "image/jpeg or image/png"),
         ("", JPEG, 415, "image/jpeg or image/png"),
         ("image/png", JPEG, 422, "not a PNG image"),
-        ("image/jpeg", b"<svg onload=alert(1)>", 422, "not a JPG image"),
+        ("image/jpeg", b"<svg onload=alert(1)>", 422, "not a JPEG image"),
     ],
 )
 def test_upload_types_are_checked(

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -104,3 +105,39 @@ def test_invalid_config_exits_2_before_starting(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cameras: List should have at least 1 item" in result.stderr
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["no-proxy", "behind-a-proxy"])
+def test_failed_attempts_count_per_real_client_address(tmp_path: Path, trusted: bool) -> None:
+    api_port = free_port()
+    config = write_config(tmp_path, api_port, free_port(), free_port())
+    document = yaml.safe_load(config.read_text())
+    document["api"]["tokens"] = [{"name": "ops", "token": SECRET + "-token", "role": "viewer"}]
+    if trusted:
+        document["api"]["trusted_proxies"] = ["127.0.0.1"]
+    config.write_text(yaml.safe_dump(document))
+    process = start(config, tmp_path / "run.log")
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, "no API"
+                time.sleep(0.2)
+        bad = {"Authorization": "Bearer not-a-token-at-all"}
+        codes = [
+            httpx.get(f"{base}/api/alerts", headers={**bad, "X-Forwarded-For": f"203.0.113.{i}"})
+            for i in range(12)
+        ]
+        good = {"Authorization": f"Bearer {SECRET}-token", "X-Forwarded-For": "203.0.113.1"}
+        assert httpx.get(f"{base}/api/alerts", headers=good).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    statuses = [response.status_code for response in codes]
+    # behind a trusted proxy each forwarded address counts on its own; without one the header
+    # is not believed: twelve guesses from one address
+    assert statuses == ([401] * 12 if trusted else [401] * 10 + [429] * 2)

@@ -17,6 +17,8 @@ from alerts.workflow import RULES, Action, CaseState, TransitionError, next_stat
 from detect.observations import Hazard, Observation, Phase
 from tests.api_site import T0, Site, make_site
 
+JPEG = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+
 S, A = CaseState, Action
 
 
@@ -169,7 +171,7 @@ def test_photo_types_are_checked(site: Site) -> None:
 def test_photo_refused_by_the_state_leaves_no_file(site: Site) -> None:
     site.cases.apply(site.ended_id, request(A.FALSE_POSITIVE, note="a poster of a fire"))
     with pytest.raises(TransitionError, match="reopen it first"):
-        site.cases.attach_photo(site.ended_id, "x", "operator", b"\xff\xd8\xff\xe0", "image/jpeg")
+        site.cases.attach_photo(site.ended_id, "x", "operator", JPEG, "image/jpeg")
     assert not list((site.tmp / "evidence" / site.ended_id).glob("rectification*"))
 
 

@@ -1,30 +1,48 @@
-"""The API application: routers, error mapping, security headers, CORS (closed by default)."""
+"""The API application: routers, error mapping, body limits, client addresses behind trusted
+proxies, security headers, CORS (closed by default)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from alerts.cases import MAX_PHOTO_BYTES, CaseInputError, CaseNotFoundError, CaseService
+from alerts.cases import CaseInputError, CaseNotFoundError, CaseService
 from alerts.contract import Topics
 from alerts.ledger import Ledger
+from alerts.photos import MAX_PHOTO_BYTES
 from alerts.workflow import TransitionError
 from detect.references import ReferenceStore
 from sitewatch.api.auth import Authenticator, FailureLimiter
+from sitewatch.api.body_limit import BodyLimit
 from sitewatch.api.context import ApiContext, FrameSource, HealthSource, StatusSource
+from sitewatch.api.errors import INVALID_INPUT, error_response, map_request_errors
 from sitewatch.api.event_stream import EventHub
+from sitewatch.api.openapi import openapi_document
 from sitewatch.api.routes import ROUTERS
+from sitewatch.api.routes.cases import PHOTO_PATH
 from sitewatch.api.tokens import TokenStore
+from sitewatch.config.api import Role
 
 API_VERSION = "1.0.0"
-DESCRIPTION = """Alerts, evidence, the case workflow and the audit trail of one sitewatch node.
+MAX_BODY_BYTES = 1024 * 1024  # JSON bodies; photo uploads have their own limit
+DESCRIPTION = f"""Alerts, evidence, the case workflow and the audit trail of one sitewatch node.
 
 Every route but `/healthz` needs `Authorization: Bearer <token>` (roles viewer, operator,
-auditor, admin). Errors answer `{"detail": "<reason>"}`."""
+auditor, admin). Errors answer `{{"detail": "<reason>", "code"?: "<code>"}}` with a 4xx status.
+Request bodies are limited to {MAX_BODY_BYTES} bytes (photo uploads: {MAX_PHOTO_BYTES})."""
+
+
+class SitewatchApi(FastAPI):
+    """FastAPI with the error answers of every operation in its OpenAPI document."""
+
+    def openapi(self) -> dict[str, Any]:
+        return openapi_document(self, [role.value for role in Role])
 
 
 def no_frames(_camera: str) -> None:
@@ -45,12 +63,14 @@ def create_app(
     cases: CaseService | None = None,
     open_when_no_tokens: bool = True,
     cors_origins: Sequence[str] = (),
-    max_upload_bytes: int = MAX_PHOTO_BYTES,
+    trusted_proxies: Sequence[str] = (),
     limiter: FailureLimiter | None = None,
 ) -> FastAPI:
     """The API; with no token configured or created, access is open when
-    ``open_when_no_tokens`` (the runner allows it on loopback binds only)."""
-    app = FastAPI(
+    ``open_when_no_tokens`` (the runner allows it on loopback binds only). The client address
+    is the TCP peer, or what ``X-Forwarded-For`` says when the peer is one of
+    ``trusted_proxies`` (addresses or networks); serve it with ``api_server``."""
+    app = SitewatchApi(
         title="sitewatch",
         version=API_VERSION,
         description=DESCRIPTION,
@@ -72,11 +92,12 @@ def create_app(
         auth=Authenticator(
             tokens, TokenStore(ledger), limiter or FailureLimiter(), open_when_no_tokens
         ),
-        max_upload_bytes=max_upload_bytes,
     )
     for router in ROUTERS:
         app.include_router(router)
+    map_request_errors(app)
     _map_errors(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={PHOTO_PATH: MAX_PHOTO_BYTES})
     app.middleware("http")(_security_headers)
     if cors_origins:
         app.add_middleware(
@@ -86,7 +107,25 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             expose_headers=["Link", "X-Next-Cursor", "ETag", "Content-Range"],
         )
+    if trusted_proxies:  # outermost: every layer sees the forwarded client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
     return app
+
+
+def api_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
+    """uvicorn serving ``app``. Its own forwarding-header handling is off: by default it
+    believes ``X-Forwarded-For`` from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), which would let any
+    local client choose its address; ``create_app(trusted_proxies=…)`` decides instead."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=2,  # open event streams do not hold the shutdown
+    )
+    return uvicorn.Server(config)
 
 
 def _map_errors(app: FastAPI) -> None:
@@ -96,9 +135,12 @@ def _map_errors(app: FastAPI) -> None:
         CaseInputError: 422,
     }
     for error_type, status in statuses.items():
+        code = INVALID_INPUT if status == 422 else None
 
-        def handler(_request: Request, error: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"detail": str(error)}, status_code=status)
+        def handler(
+            _request: Request, error: Exception, status: int = status, code: str | None = code
+        ) -> Response:
+            return error_response(status, str(error), code)
 
         app.add_exception_handler(error_type, handler)
 

@@ -37,7 +37,6 @@ class ApiContext:
     cases: CaseService
     hub: EventHub
     auth: Authenticator
-    max_upload_bytes: int
 
     def camera_names(self) -> set[str]:
         """Names of the configured cameras."""

@@ -1,11 +1,13 @@
-"""FastAPI dependencies: the shared context and the caller, with role checks as aliases."""
+"""FastAPI dependencies: the shared context and the caller, with role checks as aliases.
 
-from __future__ import annotations
+(No ``from __future__ import annotations`` here: the role check's annotation names the roles
+of each ``allow`` call, so it must be evaluated where it is written.)"""
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.ledger import Ledger
 from sitewatch.api.auth import AuthError, Principal
@@ -30,11 +32,25 @@ def get_ledger(context: Context) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
-def current_principal(request: Request, context: Context) -> Principal:
-    """The caller (401 without a valid token, 429 after too many failed attempts)."""
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="A token from api.tokens or `sitewatch token create`; the scopes of each "
+    "operation are the roles that may call it.",
+    auto_error=False,
+)
+
+
+def current_principal(
+    request: Request,
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> Principal:
+    """The caller (401 without a valid token, 429 for unknown tokens after too many failed
+    attempts from the client's address)."""
     client = request.client.host if request.client else "unknown"
+    token = None if credentials is None else credentials.credentials.strip()
     try:
-        return context.auth.authenticate(request.headers.get("authorization"), client)
+        return context.auth.authenticate(token, client)
     except AuthError as error:
         headers = {"WWW-Authenticate": "Bearer"}
         if error.retry_after_s is not None:
@@ -43,10 +59,14 @@ def current_principal(request: Request, context: Context) -> Principal:
 
 
 def allow(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets ``roles`` (and admins) through and answers 403 to the others."""
-    names = ", ".join(sorted({role.value for role in roles} | {Role.ADMIN.value}))
+    """A dependency that lets ``roles`` (and admins) through and answers 403 to the others
+    (the roles are the scopes of the bearer scheme in the OpenAPI document)."""
+    allowed = sorted({role.value for role in roles} | {Role.ADMIN.value})
+    names = ", ".join(allowed)
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    def check(
+        principal: Annotated[Principal, Security(current_principal, scopes=allowed)],
+    ) -> Principal:
         if not principal.may(*roles):
             raise HTTPException(
                 403, f"role {principal.role.value} may not do this (needs one of: {names})"

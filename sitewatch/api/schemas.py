@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from alerts.cases import MAX_NOTE_CHARS
+from alerts.text import safe_text
 from alerts.workflow import CaseState
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The same instant in UTC; refused when UTC cannot hold it (past 9999-12-31)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time lies outside years 1 to 9999 in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A time with a time zone (ISO 8601) that UTC can hold."""
+Text = Annotated[str, AfterValidator(partial(safe_text, multiline=True))]
+"""Free text (notes): line breaks kept as \n; control characters, bidirectional controls and
+lone surrogates refused (``alerts.text``)."""
+Line = Annotated[str, AfterValidator(partial(safe_text, multiline=False))]
+"""One line of free text (names)."""
 
 Note = Field(default=None, max_length=MAX_NOTE_CHARS, description="Free text for the trail.")
 
@@ -21,28 +41,28 @@ class Input(BaseModel):
 class NoteIn(Input):
     """Acknowledge or verify-and-close, with an optional note."""
 
-    note: str | None = Note
+    note: Text | None = Note
 
 
 class AssignIn(Input):
     """Hand the case to a responsible person with a deadline."""
 
-    owner: str = Field(min_length=1, max_length=200, description="The responsible person.")
-    deadline: AwareDatetime = Field(description="When it must be rectified (with time zone).")
-    note: str | None = Note
+    owner: Line = Field(min_length=1, max_length=200, description="The responsible person.")
+    deadline: Instant = Field(description="When it must be rectified (with time zone).")
+    note: Text | None = Note
 
 
 class CommentIn(Input):
     """A comment on the case."""
 
-    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+    text: Text = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
 class RectifyIn(Input):
     """The hazard was removed: what was done, and the attached photos that show it."""
 
-    note: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
-    photos: list[str] = Field(
+    note: Text = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+    photos: list[Annotated[Line, Field(max_length=100)]] = Field(
         default_factory=list, max_length=20, description="Names returned by the photo upload."
     )
 
@@ -50,7 +70,7 @@ class RectifyIn(Input):
 class ReasonIn(Input):
     """Reopen or mark as false positive: why."""
 
-    reason: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+    reason: Text = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
 class Output(BaseModel):
@@ -134,8 +154,11 @@ class PhotoOut(ActionOut):
     """An attached photo: its name (to cite in rectify) and digest."""
 
     name: str
-    sha256: str
-    bytes: int
+    sha256: str = Field(description="SHA-256 of the stored (re-encoded) picture.")
+    upload_sha256: str = Field(description="SHA-256 of the uploaded body.")
+    bytes: int = Field(description="Size of the stored picture.")
+    width: int
+    height: int
     media_type: str
 
 
@@ -210,3 +233,12 @@ class VerifyOut(Output):
     chain: ChainOut
     evidence_checked: int
     evidence_problems: list[str]
+
+
+class ErrorOut(Output):
+    """Every 4xx answer: the reason in English and, where one is defined, a stable code."""
+
+    detail: str = Field(description="Why the request was refused, in English.")
+    code: str | None = Field(
+        default=None, description="Stable machine-readable code: invalid_input, body_too_large."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 from sitewatch.config.base import FieldError, Section
 
@@ -55,6 +55,12 @@ class Api(Section):
         description="Browser origins allowed to call the API from another site (CORS); "
         "empty: none (closed).",
     )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies whose X-Forwarded-For header is believed (addresses or "
+        "networks: 10.0.0.5, 10.0.0.0/24, ::1). The client address (failed attempts are counted "
+        "per address) is the TCP peer for every other request. Empty: none.",
+    )
 
     @model_validator(mode="after")
     def _safe_bind(self) -> Self:
@@ -65,4 +71,11 @@ class Api(Section):
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise FieldError(("tokens", index, "name"), f"duplicate token name '{name}'")
+        for index, network in enumerate(self.trusted_proxies):
+            if network.prefixlen == 0:
+                raise FieldError(
+                    ("trusted_proxies", index),
+                    f"{network} trusts every address, so any client could choose its own; "
+                    "list the proxies' addresses",
+                )
         return self

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import AwareDatetime
 
 from alerts.cases import read_case
 from alerts.contract import alert_document
@@ -21,7 +20,7 @@ from detect.observations import Hazard
 from sitewatch.api.context import ApiContext
 from sitewatch.api.deps import Context, Reader
 from sitewatch.api.files import check_alert_id, evidence_response
-from sitewatch.api.schemas import AlertDetailOut, AlertOut
+from sitewatch.api.schemas import AlertDetailOut, AlertOut, Instant
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -30,6 +29,7 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (If-None-Match matched the SHA-256 ETag)"},
     404: {"description": "No such alert or file"},
     410: {"description": "Removed by retention"},
+    416: {"description": "Range outside the file"},
 }
 
 
@@ -57,7 +57,10 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     "",
     response_model=list[AlertOut],
     summary="Alerts, newest first",
-    responses={200: {"headers": {"Link": {"description": 'Next page: <url>; rel="next"'}}}},
+    responses={
+        200: {"headers": {"Link": {"description": 'Next page: <url>; rel="next"'}}},
+        400: {"description": "Malformed cursor"},
+    },
 )
 def list_alerts(
     request: Request,
@@ -67,8 +70,8 @@ def list_alerts(
     camera: Annotated[str | None, Query(max_length=63)] = None,
     hazard: Hazard | None = None,
     state: CaseState | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="Started at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Started before.")] = None,
+    since: Annotated[Instant | None, Query(description="Started at or after.")] = None,
+    until: Annotated[Instant | None, Query(description="Started before.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from alerts.cases import PHOTO_TYPES, CaseOutcome, CaseRequest
+from alerts.cases import CaseOutcome, CaseRequest
+from alerts.photos import MAX_PHOTO_BYTES, PHOTO_TYPES
 from alerts.workflow import Action
 from sitewatch.api.auth import Principal
 from sitewatch.api.context import ApiContext
@@ -25,6 +26,7 @@ from sitewatch.api.schemas import (
 )
 
 router = APIRouter(prefix="/api/alerts/{alert_id}/case", tags=["cases"])
+PHOTO_PATH = f"{router.prefix}/photos"  # bodies up to MAX_PHOTO_BYTES (``create_app``)
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such alert"},
     409: {"description": "The case's state does not allow this action (the reason says why)"},
@@ -48,7 +50,9 @@ def outcome_body(outcome: CaseOutcome) -> dict[str, Any]:
     }
 
 
-@router.get("", response_model=CaseOut, responses=ERRORS, summary="The case of an alert")
+@router.get(
+    "", response_model=CaseOut, responses={404: ERRORS[404]}, summary="The case of an alert"
+)
 def get_case(alert_id: str, _user: Reader, context: Context) -> dict[str, Any]:
     """State, responsible person and deadline."""
     check_alert_id(alert_id)
@@ -85,13 +89,14 @@ def comment(alert_id: str, body: CommentIn, user: Operator, context: Context) ->
 
 
 @router.post(
-    "/photos",
+    PHOTO_PATH.removeprefix(router.prefix),
     response_model=PhotoOut,
     status_code=201,
     responses={
         **ERRORS,
-        413: {"description": "Larger than the upload limit"},
+        413: {"description": f"Larger than {MAX_PHOTO_BYTES} bytes"},
         415: {"description": "Not image/jpeg or image/png"},
+        422: {"description": "Not a complete JPEG or PNG picture, or too many pixels"},
     },
     openapi_extra={
         "requestBody": {
@@ -105,36 +110,28 @@ def comment(alert_id: str, body: CommentIn, user: Operator, context: Context) ->
 async def attach_photo(
     alert_id: str, request: Request, user: Operator, context: Context
 ) -> dict[str, Any]:
-    """Attach a rectification photo (the raw JPEG or PNG as the body); cite its name in
-    rectify."""
+    """Attach a rectification photo (the raw JPEG or PNG as the body, which must decode
+    completely; the picture is stored re-encoded); cite its name in rectify."""
     check_alert_id(alert_id)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in PHOTO_TYPES:
         raise HTTPException(415, f"photos must be image/jpeg or image/png, not {media_type!r}")
-    limit = context.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise HTTPException(400, "invalid Content-Length")
-        if int(declared) > limit:
-            raise HTTPException(413, f"the photo is larger than {limit} bytes")
     if await run_in_threadpool(context.cases.case, alert_id) is None:
         raise HTTPException(404, f"no alert with id {alert_id}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"the photo is larger than {limit} bytes")
-    data = bytes(body)
+    data = await request.body()  # at most MAX_PHOTO_BYTES (413 beyond)
     outcome = await run_in_threadpool(
         context.cases.attach_photo, alert_id, user.name, user.role.value, data, media_type
     )
     photo = next(e for e in outcome.alert.evidence if e.name == outcome_photo(outcome))
+    detail = outcome.audit.details
     return {
         **outcome_body(outcome),
         "name": photo.name,
         "sha256": photo.sha256,
-        "bytes": len(data),
+        "upload_sha256": detail["upload_sha256"],
+        "bytes": detail["bytes"],
+        "width": detail["width"],
+        "height": detail["height"],
         "media_type": media_type,
     }
 

@@ -16,7 +16,10 @@ router = APIRouter(tags=["events"])
 @router.get(
     "/api/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        400: {"description": "Last-Event-ID is not an event id"},
+    },
     summary="Live alert events (SSE)",
 )
 def stream_events(
