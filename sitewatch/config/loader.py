@@ -159,7 +159,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
 def _resolve_camera_files(data: dict[str, Any], base: Path, problems: list[Problem]) -> None:
     """Camera files (``url``/``record_url`` as a path or ``file://``) resolved against the
-    config's folder; an enabled camera's file must exist."""
+    config's folder; an enabled camera's file must exist (a device such as ``/dev/video0``
+    counts: it is no regular file, but a source PyAV opens)."""
     cameras = data.get("cameras")
     for index, camera in enumerate(cameras if isinstance(cameras, list) else []):
         for key in ("url", "record_url"):
@@ -168,7 +169,7 @@ def _resolve_camera_files(data: dict[str, Any], base: Path, problems: list[Probl
                 continue
             absolute = os.path.normpath(base / Path(file).expanduser())
             camera[key] = f"file://{absolute}" if url.startswith("file://") else absolute
-            if camera.get("enabled", True) is not False and not Path(absolute).is_file():
+            if camera.get("enabled", True) is not False and not Path(absolute).exists():
                 problems.append(Problem(f"cameras[{index}].{key}", f"file not found: {absolute}"))
 
 
