@@ -127,3 +127,25 @@ def test_train_refuses_a_bare_model_name(tmp_path: Path, ultralytics_root: Path)
     result = CliRunner().invoke(app, ["train", "--data", str(data), "--weights", "yolov8n.pt"])
     assert result.exit_code == 2
     assert "yolov8n.pt not found" in result.output
+
+
+def test_a_checkpoint_rebuilt_from_the_shipped_onnx_predicts_what_it_predicts(
+    tmp_path: Path,
+) -> None:
+    """``lab.onnx_to_checkpoint``: the trainable checkpoint made from our ONNX file agrees with
+    it (the script checks and exits non-zero otherwise), and it loads as a YOLO model with the
+    shipped class names."""
+    pytest.importorskip("ultralytics", reason="needs the 'train' extra")
+    from ultralytics import YOLO
+
+    from lab.onnx_to_checkpoint import main as rebuild
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(4):
+        cv2.imwrite(str(images / f"{index}.jpg"), rng.integers(0, 255, (96, 128, 3), np.uint8))
+    out = tmp_path / "rebuilt.pt"
+    onnx_file = Path(__file__).resolve().parents[1] / "models" / "hazards.onnx"
+    rebuild([str(onnx_file), "--out", str(out), "--images", str(images), "--count", "4"])
+    assert list(YOLO(str(out)).names.values()) == ["fire", "smoke", "helmet", "head"]
