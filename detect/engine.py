@@ -264,6 +264,26 @@ def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: fl
     return keep
 
 
+def class_floors(
+    names: Sequence[str],
+    confidence: float,
+    class_confidence: Mapping[str, float],
+    use_classes: Collection[str],
+) -> npt.NDArray[np.float32]:
+    """The score each class id must exceed to be kept: its own floor from
+    ``class_confidence``, else ``confidence``; infinite for a class outside ``use_classes``
+    (when given)."""
+    return np.array(
+        [
+            class_confidence.get(name, confidence)
+            if not use_classes or name in use_classes
+            else np.inf
+            for name in names
+        ],
+        np.float32,
+    )
+
+
 class OnnxDetector:
     """A YOLO detect model on ONNX Runtime: frames in, ``Detections`` in frame pixels out."""
 
@@ -307,14 +327,8 @@ class OnnxDetector:
                 f"({', '.join(self.class_names)})"
             )
         self.use_classes = frozenset(use_classes)
-        self._floors = np.array(
-            [
-                self.class_confidence.get(name, confidence)
-                if not self.use_classes or name in self.use_classes
-                else np.inf
-                for name in self.class_names
-            ],
-            np.float32,
+        self._floors = class_floors(
+            self.class_names, confidence, self.class_confidence, self.use_classes
         )
         self.iou = iou
         self.max_detections = max_detections

@@ -31,6 +31,7 @@ from detect.engine import (
     ModelInfo,
     _load_session,
     as_bgr,
+    class_floors,
     nms,
 )
 from detect.model_format import ModelFormat
@@ -228,14 +229,8 @@ class YoloxDetector:
         self.use_classes = frozenset(use_classes)
         self.confidence = confidence
         self.class_confidence = dict(class_confidence or {})
-        self._floors = np.array(
-            [
-                self.class_confidence.get(name, confidence)
-                if not self.use_classes or name in self.use_classes
-                else np.inf
-                for name in self.class_names
-            ],
-            np.float32,
+        self._floors = class_floors(
+            self.class_names, confidence, self.class_confidence, self.use_classes
         )
         self.iou = iou
         self.providers: list[str] = list(self._session.get_providers())

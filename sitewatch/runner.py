@@ -89,30 +89,18 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
         }
         detector: Detector
         try:
-            if model.format is ModelFormat.YOLOX:
-                detector = YoloxDetector(
-                    model.path,
-                    input_size=model.input_size,
-                    confidence=model.confidence,
-                    iou=model.nms_iou,
-                    threads=model.threads,
-                    class_names=model.classes,
-                    providers=model.providers or None,
-                    class_confidence=floors,
-                    use_classes=model.use_classes,
-                )
-            else:
-                detector = OnnxDetector(
-                    model.path,
-                    input_size=model.input_size,
-                    confidence=model.confidence,
-                    iou=model.nms_iou,
-                    threads=model.threads,
-                    class_names=model.classes,
-                    providers=model.providers or None,
-                    class_confidence=floors,
-                    use_classes=model.use_classes,
-                )
+            kind = YoloxDetector if model.format is ModelFormat.YOLOX else OnnxDetector
+            detector = kind(
+                model.path,
+                input_size=model.input_size,
+                confidence=model.confidence,
+                iou=model.nms_iou,
+                threads=model.threads,
+                class_names=model.classes,
+                providers=model.providers or None,
+                class_confidence=floors,
+                use_classes=model.use_classes,
+            )
         except ModelError as error:
             raise StartupError(f"models[{index}] ({model.name}): {error}") from error
         log.info(
