@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from bench.rules_eval import site_config
+from bench.rules_eval import log, site_config
 from detect.detections import Detections
 from detect.engine import describe_model
 from detect.flame_evidence import FlameEvidence
@@ -95,11 +95,6 @@ USES = ("eval", "train")
 
 class FootageError(RuntimeError):
     """The benchmark cannot run; the message says why."""
-
-
-def log(message: str) -> None:
-    """Progress, on stderr (stdout is kept for the figures)."""
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- clips

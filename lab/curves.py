@@ -47,23 +47,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     for index, stage in enumerate(args.stages):
         rows = read_rows(stage)
         epochs = [offset + i + 1 for i in range(len(rows))]
-        for key, label in SERIES:
-            metrics.plot(
+        panels = ((metrics, SERIES), (losses, LOSSES))
+        for colour, (axis, key, label) in enumerate(
+            (axis, key, label) for axis, series in panels for key, label in series
+        ):
+            axis.plot(
                 epochs,
                 [r[key] for r in rows],
                 marker="o",
                 ms=3,
                 label=label if index == 0 else None,
-                color=f"C{SERIES.index((key, label))}",
-            )
-        for key, label in LOSSES:
-            losses.plot(
-                epochs,
-                [r[key] for r in rows],
-                marker="o",
-                ms=3,
-                label=label if index == 0 else None,
-                color=f"C{4 + LOSSES.index((key, label))}",
+                color=f"C{colour}",
             )
         if index:
             for axis in (metrics, losses):
