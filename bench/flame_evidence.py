@@ -51,8 +51,8 @@ from detect.flame_evidence import (
     crop_bounds,
     scaled_grey,
 )
-from detect.yolo_dataset import read_labels
 from lab.training_set import dhash, hamming
+from lab.yolo_dataset import read_labels
 from sitewatch.pipeline import merged
 from sitewatch.runner import load_detectors
 

@@ -52,7 +52,7 @@ from bench.rules_eval import (
 from bench.val_halves import CALIBRATION
 from detect.detections import Detections
 from detect.engine import OnnxDetector
-from detect.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
+from lab.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
 from sitewatch.config.rules import FlameRule
 
 LOW_CONFIDENCE = 0.05

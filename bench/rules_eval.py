@@ -24,7 +24,7 @@ ingest -> detect -> rules path in video time) with the detector of ``--model``.
    false positive; a positive segment without one is a false negative. Delay: segment start to
    incident start. Alerts per hour: false positives over the hours of negative segments (the
    gaps do not count as footage; an alert in them still counts). The flame video also runs
-   with ``detect.flame_colour`` filtering fire and smoke boxes, to see what that check saves.
+   with ``lab.flame_colour`` filtering fire and smoke boxes, to see what that check saves.
 2. A hazard-free generated scene: the demo aisle without the obstacle, the worker walking by
    every 15 s and the lights switching on -> dim -> off every ``light_switch_period_s``, replayed
    with the exit zone of ``config/demo.yaml`` and production rule timings (every rule on).
@@ -62,10 +62,10 @@ from bench.proc import percentile, process_cpu_s
 from bench.val_halves import CALIBRATION, EVALUATION, Half, half_of
 from detect.detections import Detections
 from detect.engine import as_bgr, describe_model
-from detect.flame_colour import ColourParams, keep_plausible
 from detect.inference import DetectorStage
 from detect.model_format import ModelFormat
-from detect.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
+from lab.flame_colour import ColourParams, keep_plausible
+from lab.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
 from sitewatch.config.loader import load_config
 from sitewatch.config.site import SiteConfig
 from sitewatch.demo.scene import SceneSpec, ensure_scene, iter_frames
@@ -727,7 +727,7 @@ def print_rules(rows: Sequence[RuleRow], model: Path, data: Path, half: Half) ->
     colour = next((r for r in rows if r.label.startswith(f"{FLAME} +")), None)
     if base is not None and colour is not None:
         print(
-            f"colour check (detect.flame_colour, literature thresholds, not tuned): false "
+            f"colour check (lab.flame_colour, literature thresholds, not tuned): false "
             f"positives {base.tally.fp} -> {colour.tally.fp}, true positives "
             f"{base.tally.tp} -> {colour.tally.tp} of {base.tally.positives}"
         )

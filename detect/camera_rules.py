@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from core.geometry import nms
 from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
 from detect.detections import Detections
-from detect.engine import Image, nms
+from detect.engine import Image
 from detect.exit_compare import Gray
 from detect.exit_measure import ExitMeasureParams, measure_exit
 from detect.flame_evidence import FlameEvidence

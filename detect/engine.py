@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.geometry import nms
 from detect.detections import Detections
 from detect.model_format import ModelFormat
 
@@ -34,6 +35,9 @@ PREFERRED_PROVIDERS = (
 )
 
 Image = npt.NDArray[np.uint8]
+
+
+OPERATING_CONFIDENCE = 0.25  # the default score threshold of `sitewatch detect` and `eval`'s P/R
 
 
 class ModelError(ValueError):
@@ -243,25 +247,6 @@ def as_bgr(frame: npt.NDArray[Any]) -> Image:
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame
     raise FrameError(f"frame must be HxW, HxWx1, HxWx3 or HxWx4, got shape {frame.shape}")
-
-
-def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> list[int]:
-    """Greedy non-maximum suppression; indices kept, best first."""
-    order = np.argsort(-scores, kind="stable")
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep: list[int] = []
-    while order.size:
-        best = int(order[0])
-        keep.append(best)
-        rest = order[1:]
-        x1 = np.maximum(boxes[best, 0], boxes[rest, 0])
-        y1 = np.maximum(boxes[best, 1], boxes[rest, 1])
-        x2 = np.minimum(boxes[best, 2], boxes[rest, 2])
-        y2 = np.minimum(boxes[best, 3], boxes[rest, 3])
-        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-        overlap = inter / (areas[best] + areas[rest] - inter + 1e-9)
-        order = rest[overlap <= iou]
-    return keep
 
 
 def class_floors(

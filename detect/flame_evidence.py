@@ -36,8 +36,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.geometry import box_iou
 from detect.detections import Detections
-from detect.tracker import box_iou
 
 Grey = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float32]

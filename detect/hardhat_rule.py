@@ -46,9 +46,9 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from core.geometry import nms
 from detect.classes import HEAD, HELMET, PERSON
 from detect.detections import Detections, FloatArray
-from detect.engine import nms
 from detect.observations import Box, Hazard, Observation, Phase, Severity
 from detect.zone_filter import HARDHAT_REQUIRED, ZoneArea, centers_inside, in_ignored, of_kind
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from core.geometry import box_iou
 from detect.classes import HEAD, HELMET
 from detect.detections import Detections, FloatArray, IntArray
 
@@ -85,19 +86,6 @@ class TrackerState:
 
     def __len__(self) -> int:
         return len(self.track_id)
-
-
-def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
-    """IoU of every box in ``a`` (n, 4) with every box in ``b`` (m, 4): (n, m)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(bottom_right - top_left, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return np.asarray(iou, np.float32)
 
 
 def _sizes(xyxy: FloatArray) -> FloatArray:

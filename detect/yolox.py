@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.geometry import nms
 from detect.classes import PERSON
 from detect.detections import Detections
 from detect.engine import (
@@ -32,7 +33,6 @@ from detect.engine import (
     _load_session,
     as_bgr,
     class_floors,
-    nms,
 )
 from detect.model_format import ModelFormat
 

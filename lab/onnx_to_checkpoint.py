@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from detect.training import apply_offline_settings
+from lab.training import apply_offline_settings
 
 
 def main(argv: Sequence[str] | None = None) -> None:

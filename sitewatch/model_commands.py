@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import cv2
 import typer
@@ -17,11 +17,12 @@ from rich.table import Table
 
 from alerts.evidence import draw_boxes
 from detect.detections import Detections
-from detect.engine import ModelError, OnnxDetector
-from detect.evaluation import OPERATING_CONFIDENCE, EvaluationResult, evaluate_model
+from detect.engine import OPERATING_CONFIDENCE, ModelError, OnnxDetector
 from detect.image_files import collect_images, read_image
 from detect.observations import Box
-from detect.yolo_dataset import DatasetError
+
+if TYPE_CHECKING:
+    from lab.evaluation import EvaluationResult
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -126,6 +127,9 @@ def eval_command(
     ] = False,
 ) -> None:
     """Measure a model on a labelled YOLO dataset: per-class P and R at --conf, AP50, mAP50."""
+    from lab.evaluation import evaluate_model  # the lab is imported only by its commands
+    from lab.yolo_dataset import DatasetError
+
     try:
         with progress_bar(0, "evaluating") as progress:
             task = progress.task_ids[0]

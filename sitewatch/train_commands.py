@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from detect.training import TrainingError, TrainSettings, export_onnx, parse_overrides, train
-
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -51,6 +49,8 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a YOLO detector on a labelled dataset (ultralytics, offline; progress shown)."""
+    from lab.training import TrainingError, TrainSettings, export_onnx, parse_overrides, train
+
     if imgsz % 32:
         err.print(f"--imgsz must be a multiple of 32, not {imgsz}")
         raise typer.Exit(2)
@@ -91,6 +91,8 @@ def export_command(
     imgsz: Annotated[int, typer.Option(help="Default input size recorded in the model.")] = 320,
 ) -> None:
     """Export a checkpoint to ONNX (dynamic batch and size, class names in the metadata)."""
+    from lab.training import TrainingError, export_onnx  # the lab is imported only by its commands
+
     try:
         out.print(f"exported: {export_onnx(weights, imgsz, out_file)}")
     except TrainingError as error:

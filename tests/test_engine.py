@@ -17,7 +17,6 @@ from detect.engine import (
     OnnxDetector,
     as_bgr,
     describe_model,
-    nms,
     plan_letterbox,
 )
 
@@ -190,13 +189,6 @@ def test_letterbox_rect_pads_to_the_stride() -> None:
     assert (plan.resized_w, plan.resized_h, plan.pad_x, plan.pad_y) == (320, 180, 0, 6)
     square = plan_letterbox(1280, 720, 320, rect=False)
     assert (square.canvas_w, square.canvas_h, square.pad_y) == (320, 320, 70)
-
-
-def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], np.float32)
-    scores = np.array([0.5, 0.9, 0.3], np.float32)
-    assert nms(boxes, scores, 0.5) == [1, 2]
-    assert nms(boxes, scores, 0.9) == [1, 0, 2]
 
 
 def test_detections_validate_shapes_and_filter() -> None:

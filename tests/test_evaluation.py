@@ -12,17 +12,17 @@ import numpy.typing as npt
 import pytest
 import yaml
 
-from detect.detection_metrics import (
+from detect.detections import Detections
+from core.geometry import box_iou
+from lab.detection_metrics import (
     ClassMetrics,
     MatchTally,
     average_precision,
-    box_iou,
     match_detections,
     mean_ap50,
 )
-from detect.detections import Detections
-from detect.evaluation import class_mapping, evaluate
-from detect.yolo_dataset import DatasetError, label_path, load_dataset
+from lab.evaluation import class_mapping, evaluate
+from lab.yolo_dataset import DatasetError, label_path, load_dataset
 from tests.yolo_files import write_dataset, write_image
 
 # What ultralytics' compute_ap (``yolo val``) gives a flawless class: its last trapezoid, from

@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from detect.detections import Detections
-from detect.flame_colour import (
+from lab.flame_colour import (
     ColourParams,
     colour_plausible,
     colour_shares,

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from alerts.evidence import BOX_COLOUR
 from detect.engine import OnnxDetector
-from detect.evaluation import evaluate_model
 from detect.image_files import read_image
+from lab.evaluation import evaluate_model
 from sitewatch.cli import app
 from tests.yolo_files import MODEL, SHARED_DATASET, write_dataset, write_image
 

@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from detect.detections import Detections
-from detect.tracker import TrackerParams, TrackerState, box_iou, greedy_match, track
+from detect.tracker import TrackerParams, TrackerState, greedy_match, track
 
 NAMES = ("fire", "smoke", "helmet", "head")
 PARAMS = TrackerParams()
@@ -39,22 +39,6 @@ def run(frames: list[Detections], params: TrackerParams = PARAMS) -> list[list[i
         assert len(tracked) == len(detections)
         ids.append(tracked.tracker_id.tolist())
     return ids
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        pytest.param((0, 0, 10, 10), (0, 0, 10, 10), 1.0, id="same box"),
-        pytest.param((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150, id="half shifted"),
-        pytest.param((0, 0, 10, 10), (10, 0, 20, 10), 0.0, id="touching"),
-        pytest.param((0, 0, 10, 10), (2, 2, 4, 4), 4 / 100, id="nested"),
-        pytest.param((0, 0, 0, 0), (0, 0, 0, 0), 0.0, id="empty boxes"),
-    ],
-)
-def test_box_iou(a: tuple[float, ...], b: tuple[float, ...], expected: float) -> None:
-    iou = box_iou(np.array([a], np.float32), np.array([b], np.float32))
-    assert iou.shape == (1, 1)
-    assert iou[0, 0] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from detect.training import TrainingError, parse_overrides
+from lab.training import TrainingError, parse_overrides
 from sitewatch.cli import app
 
 

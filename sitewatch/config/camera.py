@@ -8,13 +8,12 @@ from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from core.geometry import Point, polygon_area, self_intersection
 from sitewatch.config.base import FieldError, Section
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "file://")
 SCHEME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # what a URL starts with
-
-Point = tuple[float, float]
 
 
 def local_file(url: str) -> str | None:
@@ -53,38 +52,6 @@ class Transport(StrEnum):
 
     TCP = "tcp"
     UDP = "udp"
-
-
-def _orientation(a: Point, b: Point, c: Point) -> float:
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-
-def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
-    """True when two segments properly intersect (touching at an end does not count)."""
-    d1, d2 = _orientation(q1, q2, p1), _orientation(q1, q2, p2)
-    d3, d4 = _orientation(p1, p2, q1), _orientation(p1, p2, q2)
-    return d1 * d2 < 0 and d3 * d4 < 0
-
-
-def polygon_area(points: list[Point]) -> float:
-    """Absolute area by the shoelace formula."""
-    twice = 0.0
-    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
-        twice += x1 * y2 - x2 * y1
-    return abs(twice) / 2.0
-
-
-def self_intersection(points: list[Point]) -> tuple[int, int] | None:
-    """Indices of two edges that cross, or None for a simple polygon."""
-    edges = list(zip(points, points[1:] + points[:1], strict=True))
-    n = len(edges)
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # neighbours through the closing edge
-            if _segments_cross(*edges[i], *edges[j]):
-                return i, j
-    return None
 
 
 class Zone(Section):

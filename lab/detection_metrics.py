@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from core.geometry import box_iou
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
@@ -38,18 +40,6 @@ class ClassMetrics:
     precision: float
     recall: float
     ap50: float | None
-
-
-def box_iou(a: FloatArray, b: FloatArray) -> npt.NDArray[np.float64]:
-    """Intersection over union of every box in ``a`` (n, 4) with every box in ``b`` (m, 4)."""
-    a64, b64 = a.astype(np.float64)[:, None, :], b.astype(np.float64)[None, :, :]
-    size = np.clip(
-        np.minimum(a64[..., 2:], b64[..., 2:]) - np.maximum(a64[..., :2], b64[..., :2]), 0, None
-    )
-    inter = size[..., 0] * size[..., 1]
-    area_a = np.prod(np.clip(a64[..., 2:] - a64[..., :2], 0, None), axis=-1)
-    area_b = np.prod(np.clip(b64[..., 2:] - b64[..., :2], 0, None), axis=-1)
-    return np.asarray(inter / (area_a + area_b - inter + 1e-9), np.float64)
 
 
 def match_detections(

@@ -17,14 +17,13 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from detect.detection_metrics import IOU_THRESHOLD, ClassMetrics, MatchTally, mean_ap50
 from detect.detections import Detections
-from detect.engine import OnnxDetector
+from detect.engine import OPERATING_CONFIDENCE, OnnxDetector
 from detect.image_files import read_image
-from detect.yolo_dataset import DatasetError, YoloDataset, load_dataset
+from lab.detection_metrics import IOU_THRESHOLD, ClassMetrics, MatchTally, mean_ap50
+from lab.yolo_dataset import DatasetError, YoloDataset, load_dataset
 
 AP_CONFIDENCE = 0.001
-OPERATING_CONFIDENCE = 0.25
 
 Progress = Callable[[int, int], None]
 """Called after each image with (images done, images in all)."""

@@ -1,0 +1,1 @@
+"""The ground floor: the product's vocabulary and geometry; it imports nothing of the project."""
