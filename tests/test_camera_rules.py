@@ -8,17 +8,13 @@ import pytest
 from detect.camera_rules import CameraRules, RuleParams, merge_detections
 from detect.detections import Detections
 from detect.observations import Hazard, Phase
+from tests.detections import HAZARD_NAMES, detections
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 
 
 def smoke() -> Detections:
-    return Detections(
-        np.array([[100, 50, 400, 300]], np.float32),
-        np.array([0.9], np.float32),
-        np.array([1], np.int32),
-        NAMES,
-    )
+    return detections([("smoke", 0.9, (100, 50, 400, 300))])
 
 
 @pytest.mark.parametrize(("featureless", "alerts"), [(False, 1), (True, 0)])

@@ -17,6 +17,7 @@ from detect.exit_compare import to_gray
 from detect.exit_measure import ExitMeasureParams, measure_exit
 from detect.observations import Phase
 from detect.zone_filter import ZoneArea
+from tests.detections import detections as build
 from tests.test_exit_compare import ZONE, H, W, corridor, with_box
 
 PARAMS = BlockedExitParams(min_blocked_fraction=0.35, dwell_s=30.0, clear_s=10.0)
@@ -31,14 +32,7 @@ def no_detections() -> Detections:
 
 
 def detections(rows: list[tuple[str, tuple[float, float, float, float]]]) -> Detections:
-    if not rows:
-        return no_detections()
-    return Detections(
-        np.array([box for _, box in rows], np.float32),
-        np.full(len(rows), 0.8, np.float32),
-        np.array([NAMES.index(name) for name, _ in rows], np.int32),
-        NAMES,
-    )
+    return build([(name, 0.8, box) for name, box in rows], NAMES)
 
 
 def lit(image: np.ndarray, gain: float) -> np.ndarray:

@@ -15,8 +15,10 @@ from lab.flame_colour import (
     grey_share,
     keep_plausible,
 )
+from tests.detections import HAZARD_NAMES
+from tests.detections import detections as build
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 PARAMS = ColourParams()
 Image = npt.NDArray[np.uint8]
 
@@ -66,12 +68,7 @@ def picture() -> Image:
 
 
 def detections(rows: list[tuple[str, tuple[float, float, float, float]]]) -> Detections:
-    return Detections(
-        np.array([box for _, box in rows], np.float32).reshape(-1, 4),
-        np.full(len(rows), 0.8, np.float32),
-        np.array([NAMES.index(name) for name, _ in rows], np.int32),
-        NAMES,
-    )
+    return build([(name, 0.8, box) for name, box in rows], NAMES)
 
 
 def test_boxes_on_their_colours_pass_and_boxes_elsewhere_fail() -> None:

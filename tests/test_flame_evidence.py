@@ -13,8 +13,9 @@ from detect.detections import Detections
 from detect.flame_evidence import EvidenceParams, FlameEvidence, box_stay
 from detect.flame_rule import FlameParams
 from detect.observations import Hazard, Phase
+from tests.detections import HAZARD_NAMES, BoxRow, detections
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 H, W = 240, 320
 DT = 0.5
 BOX = (100.0, 60.0, 200.0, 160.0)
@@ -34,13 +35,8 @@ def noisy(image: Image, rng: np.random.Generator, sigma: float = 2.0) -> Image:
     return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
 
 
-def boxes(*rows: tuple[str, float, tuple[float, float, float, float]]) -> Detections:
-    return Detections(
-        np.array([r[2] for r in rows], np.float32).reshape(-1, 4),
-        np.array([r[1] for r in rows], np.float32),
-        np.array([NAMES.index(r[0]) for r in rows], np.int32),
-        NAMES,
-    )
+def boxes(*rows: BoxRow) -> Detections:
+    return detections(rows)
 
 
 def flicker(image: Image, rng: np.random.Generator, box: tuple[float, ...] = BOX) -> Image:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from detect.detections import Detections
@@ -10,14 +9,15 @@ from detect.flame_rule import FLAME_ZONE, FlameParams, FlameState, flame_step
 from detect.observations import Hazard, Observation, Phase, Severity
 from detect.zone_filter import ZoneArea, rasterise_zones
 from detect.zones import ZoneShape
+from tests.detections import HAZARD_NAMES, SquareRow, squares
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 SIZE = (640, 480)
 DT = 0.5
 PARAMS = FlameParams()  # 3 of 5 frames, clear after 10 s
 C, W = Severity.CRITICAL, Severity.WARNING
 
-Row = tuple[str, float, float, float, float]  # class, confidence, centre x, centre y, side
+Row = SquareRow
 FIRE: Row = ("fire", 0.8, 320.0, 240.0, 60.0)
 SMOKE: Row = ("smoke", 0.7, 320.0, 120.0, 80.0)
 BY_LETTER: dict[str, tuple[Row, ...]] = {
@@ -30,15 +30,7 @@ BY_LETTER: dict[str, tuple[Row, ...]] = {
 
 def frame(*rows: Row) -> Detections:
     """Square boxes given by class, confidence, centre and side."""
-    if not rows:
-        return Detections.empty(NAMES)
-    xyxy = [(x - s / 2, y - s / 2, x + s / 2, y + s / 2) for _, _, x, y, s in rows]
-    return Detections(
-        np.array(xyxy, np.float32),
-        np.array([c for _, c, *_ in rows], np.float32),
-        np.array([NAMES.index(n) for n, *_ in rows], np.int32),
-        NAMES,
-    )
+    return squares(rows)
 
 
 def frames(pattern: str) -> list[Detections]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import pytest
 
 from detect.detections import Detections
@@ -20,8 +19,9 @@ from detect.observations import Hazard, Observation, Phase, Severity
 from detect.tracker import TrackerParams, TrackerState, track
 from detect.zone_filter import rasterise_zones
 from detect.zones import ZoneShape
+from tests.detections import HAZARD_NAMES, detections, squares
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 SIZE = (640, 480)
 DT = 0.5
 PARAMS = HardhatParams()  # 3 s, 60 % of the frames, clear after 15 s
@@ -37,15 +37,7 @@ Person = Callable[[float], Row | None]  # what the detector sees of one person a
 
 def frame(rows: list[Row]) -> Detections:
     """40 px square head boxes."""
-    if not rows:
-        return Detections.empty(NAMES)
-    xyxy = [(x - 20, y - 20, x + 20, y + 20) for _, _, x, y in rows]
-    return Detections(
-        np.array(xyxy, np.float32),
-        np.array([c for _, c, _, _ in rows], np.float32),
-        np.array([NAMES.index(n) for n, *_ in rows], np.int32),
-        NAMES,
-    )
+    return squares([(n, c, x, y, 40.0) for n, c, x, y in rows])
 
 
 def standing(
@@ -214,10 +206,7 @@ def test_one_incident_per_zone() -> None:
 def test_untracked_rows_do_not_count() -> None:
     """Rows the tracker has not confirmed (tracker_id -1) are ignored."""
     areas = rasterise_zones([BAY], *SIZE)
-    untracked = frame([("head", 0.9, 200, 300)])
-    untracked = Detections(
-        untracked.xyxy, untracked.confidence, untracked.class_id, NAMES, np.array([-1], np.int32)
-    )
+    untracked = detections([("head", 0.9, (180, 280, 220, 320))], tracker_id=[-1])
     state, found = HardhatState(), []
     for index in range(20):
         state, observations = hardhat_step(state, untracked, index * DT, PARAMS, "cam", areas)
@@ -259,14 +248,7 @@ def on_head(name: str, confidence: float, box: tuple[float, ...] = ON_HEAD) -> P
 
 
 def boxes(rows: list[PersonRow]) -> Detections:
-    if not rows:
-        return Detections.empty(PEOPLE_NAMES)
-    return Detections(
-        np.array([row[2:] for row in rows], np.float32),
-        np.array([row[1] for row in rows], np.float32),
-        np.array([PEOPLE_NAMES.index(row[0]) for row in rows], np.int32),
-        PEOPLE_NAMES,
-    )
+    return detections([(r[0], r[1], (r[2], r[3], r[4], r[5])) for r in rows], PEOPLE_NAMES)
 
 
 def observe_people(

@@ -19,8 +19,9 @@ from bench.operating_points import (
 )
 from bench.val_halves import CALIBRATION, EVALUATION, half_of
 from detect.detections import Detections
+from tests.detections import HAZARD_NAMES
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 
 
 def test_the_highest_precise_recall_is_chosen() -> None:

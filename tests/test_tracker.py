@@ -8,25 +8,18 @@ import pytest
 
 from detect.detections import Detections
 from detect.tracker import TrackerParams, TrackerState, greedy_match, track
+from tests.detections import HAZARD_NAMES, SquareRow, squares
 
-NAMES = ("fire", "smoke", "helmet", "head")
+NAMES = HAZARD_NAMES
 PARAMS = TrackerParams()
 DT = 0.5  # 2 fps
 
-Row = tuple[str, float, float, float, float]  # class, confidence, centre x, centre y, size
+Row = SquareRow
 
 
 def frame(*rows: Row) -> Detections:
     """Square boxes given by class, confidence, centre and side."""
-    if not rows:
-        return Detections.empty(NAMES)
-    xyxy = [(x - s / 2, y - s / 2, x + s / 2, y + s / 2) for _, _, x, y, s in rows]
-    return Detections(
-        np.array(xyxy, np.float32),
-        np.array([c for _, c, *_ in rows], np.float32),
-        np.array([NAMES.index(n) for n, *_ in rows], np.int32),
-        NAMES,
-    )
+    return squares(rows)
 
 
 def run(frames: list[Detections], params: TrackerParams = PARAMS) -> list[list[int]]:

@@ -16,6 +16,7 @@ from detect.zone_filter import (
     union,
 )
 from detect.zones import ZoneShape
+from tests.detections import detections
 
 W, H = 200, 100
 NAMES = ("fire", "head")
@@ -26,13 +27,7 @@ RIGHT = ZoneShape("right", "ignore", ((0.75, 0.1), (0.95, 0.1), (0.95, 0.5), (0.
 
 
 def boxes(*xyxy: tuple[float, float, float, float]) -> Detections:
-    n = len(xyxy)
-    return Detections(
-        np.array(xyxy, np.float32).reshape(n, 4),
-        np.full(n, 0.9, np.float32),
-        np.zeros(n, np.int32),
-        NAMES,
-    )
+    return detections([(NAMES[0], 0.9, box) for box in xyxy], NAMES)
 
 
 @pytest.mark.parametrize(
