@@ -15,7 +15,7 @@ from typing import Any
 from alerts import audit
 from alerts.contract import Topics, event_payload, iso
 from alerts.evidence import write_atomically
-from alerts.ledger import Ledger, insert_event, read_alerts, sha256_text
+from alerts.ledger import Ledger, event_seal, insert_event, read_alerts
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from alerts.photos import PhotoError, verified_photo
 from alerts.service import new_ulid
@@ -250,14 +250,13 @@ class CaseService:
         payload = event_payload(
             event_id, change, self._topics.site, now, self._base_url, case=described
         )
-        insert_event(
+        payload = insert_event(
             db, event_id, alert_id, EventType.STATE.value, now, self._topics.alerts, payload
         )
         detail: dict[str, Any] = {
             **described,
             "role": request.role,
-            "event_id": event_id,
-            "event_sha256": sha256_text(payload),
+            **event_seal(event_id, payload, EventType.STATE, after),
         }
         if photo is not None:
             detail["photo_sha256"] = photo.sha256

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from alerts.audit import AuditHead
 from alerts.model import Alert, AlertChange, Evidence
 
 ALERT_EVENT_SCHEMA = "sitewatch.alert-event/1"
+AUDIT_HEAD_SCHEMA = "sitewatch.audit-head/1"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class Topics:
     def status(self) -> str:
         """Node status, retained ``online``/``offline`` (last will)."""
         return f"{self.base}/status"
+
+    @property
+    def audit_head(self) -> str:
+        """The audit trail's latest head (QoS 1, retained): the anchor the platform keeps."""
+        return f"{self.base}/audit/head"
 
     def camera_status(self, camera: str) -> str:
         """Retained health of one camera."""
@@ -115,14 +122,31 @@ def event_payload(
     }
     if case is not None:
         document["case"] = dict(case)
-    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+    return _dump(document)
 
 
-def load_schema() -> dict[str, Any]:
-    """The JSON Schema of alert events."""
-    text = resources.files("alerts").joinpath("schemas/alert-event.v1.json").read_text("utf-8")
+def with_audit_head(payload: str, head: AuditHead) -> str:
+    """The event text with ``audit_head``: the trail's head when the event was stored (before
+    the entry that seals the event, which hashes this very text)."""
+    document = json.loads(payload)
+    document["audit_head"] = head.to_dict()
+    return _dump(document)
+
+
+def audit_head_payload(head: AuditHead, at: float | None) -> str:
+    """The retained message on ``Topics.audit_head`` (``at``: when that entry was written)."""
+    return _dump({"schema": AUDIT_HEAD_SCHEMA, **head.to_dict(), "at": iso(at)})
+
+
+def load_schema(name: str = "alert-event.v1.json") -> dict[str, Any]:
+    """A JSON Schema of the contract: alert events (default) or ``audit-head.v1.json``."""
+    text = resources.files("alerts").joinpath(f"schemas/{name}").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def _dump(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
 def _span(item: Evidence) -> dict[str, str | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -19,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from alerts import audit
+from alerts.contract import with_audit_head
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -124,6 +128,24 @@ APPEND_ONLY_TRIGGERS = """
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+
+
+def _normal(sql: str) -> str:
+    return " ".join(sql.rstrip("; \n").split())
+
+
+def append_only_guards() -> dict[str, str]:
+    """The append-only triggers by name, as their CREATE statements."""
+    return {text.split()[2]: text for text in statements(APPEND_ONLY_TRIGGERS)}
+
+
+def missing_guards(db: sqlite3.Connection) -> list[str]:
+    """The append-only triggers that are missing or not as sitewatch created them."""
+    stored = {
+        str(name): _normal(str(sql))
+        for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    }
+    return [name for name, sql in append_only_guards().items() if stored.get(name) != _normal(sql)]
 
 
 def _seal_audit_trail(db: sqlite3.Connection) -> None:
@@ -301,6 +323,40 @@ class Ledger:
         with self._lock:
             return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
+    def restore_append_only(self, at: float | None = None) -> list[str]:
+        """Recreate the audit trail's append-only triggers where they are missing or altered
+        (at start), say so in the log and in the trail; returns the triggers restored."""
+        with self.transaction() as db:
+            restored = missing_guards(db)
+            if not restored:
+                return []
+            guards = append_only_guards()
+            for name in restored:
+                db.execute(f"DROP TRIGGER IF EXISTS {name}")
+                db.execute(guards[name])
+            detail = {"triggers": restored, "reason": "missing or altered at start"}
+            when = time.time() if at is None else at
+            entry = audit.append(db, when, audit.SYSTEM_ACTOR, "audit.guard_restored", None, detail)
+        log.warning(
+            "%s: the audit trail's append-only triggers were missing or altered (%s): the ledger"
+            " was changed outside sitewatch; recreated them (audit entry %d). Check the trail"
+            " with `sitewatch audit verify --anchor SEQ:HASH` and the last head you kept.",
+            self.path,
+            ", ".join(restored),
+            entry.seq,
+        )
+        return restored
+
+    def latest_audit(self) -> tuple[audit.AuditHead, float | None]:
+        """The trail's head and when its last entry was written (None for an empty trail)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, hash, at FROM audit ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return audit.EMPTY_HEAD, None
+        return audit.AuditHead(int(row[0]), str(row[1])), float(row[2])
+
     # --- writes -------------------------------------------------------------------------------
 
     def record(
@@ -374,14 +430,22 @@ class Ledger:
                 ],
             )
             text = payload if isinstance(payload, str) else payload(change)
-            insert_event(db, event_id, alert.alert_id, change.type.value, created_at, topic, text)
-            seal = {"event_id": event_id, "event_sha256": sha256_text(text)}
+            text = insert_event(
+                db, event_id, alert.alert_id, change.type.value, created_at, topic, text
+            )
+            seal = event_seal(event_id, text, change.type, alert)
+            sealed = 0
             if change.type is EventType.END:
                 detail = {"ended_at": alert.ended_at, "peak_score": alert.peak_score, **seal}
                 audit.append(
                     db, created_at, audit.SYSTEM_ACTOR, "alert.ended", alert.alert_id, detail
                 )
-            _audit_alert(db, created_at, change.before, alert, seal)
+                sealed += 1
+            sealed += _audit_alert(db, created_at, change.before, alert, seal)
+            if not sealed:  # every event is sealed in the trail, updates too
+                audit.append(
+                    db, created_at, audit.SYSTEM_ACTOR, "alert.updated", alert.alert_id, seal
+                )
         return change
 
     def mark_delivered(self, seqs: list[int], at: float) -> None:
@@ -565,8 +629,11 @@ def insert_event(
     created_at: float,
     topic: str,
     payload: str,
-) -> None:
-    """An event and its outbox row (inside the caller's transaction)."""
+) -> str:
+    """An event and its outbox row (inside the caller's transaction); the payload is stored
+    with the audit trail's current head (``audit_head``) and returned as stored, for the
+    entry that seals it (``event_seal``)."""
+    payload = with_audit_head(payload, audit.head(db))
     db.execute(
         "INSERT INTO events (event_id, alert_id, type, created_at, payload) VALUES (?, ?, ?, ?, ?)",
         (event_id, alert_id, event_type, created_at, payload),
@@ -575,6 +642,19 @@ def insert_event(
         "INSERT INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
         (event_id, topic, payload, created_at),
     )
+    return payload
+
+
+def event_seal(event_id: str, payload: str, event_type: EventType, alert: Alert) -> dict[str, Any]:
+    """What the audit entry of an event holds: the event's digest and the alert's state as
+    the event leaves it, so that verification can compare the stored rows with the trail."""
+    return {
+        "event_id": event_id,
+        "event_sha256": sha256_text(payload),
+        "event_type": event_type.value,
+        "severity": alert.severity,
+        "workflow_state": alert.workflow_state,
+    }
 
 
 def sha256_text(text: str) -> str:
@@ -593,8 +673,10 @@ def _audit_alert(
     before: Alert | None,
     alert: Alert,
     extra: dict[str, Any],
-) -> None:
-    """Audit entries for a new alert and for evidence files it did not have before."""
+) -> int:
+    """Audit entries for a new alert and for evidence files it did not have before; returns
+    how many it appended."""
+    appended = 0
     if before is None:
         detail = {
             "camera": alert.camera,
@@ -603,9 +685,11 @@ def _audit_alert(
             "severity": alert.severity,
             "score": alert.score,
             "started_at": alert.started_at,
+            "workflow_state": alert.workflow_state,
             **extra,
         }
         audit.append(db, at, audit.SYSTEM_ACTOR, "alert.created", alert.alert_id, detail)
+        appended += 1
     known = set() if before is None else {(e.name, e.sha256) for e in before.evidence}
     for item in alert.evidence:
         if item.removed_at is None and (item.name, item.sha256) not in known:
@@ -618,6 +702,8 @@ def _audit_alert(
                 **extra,
             }
             audit.append(db, at, audit.SYSTEM_ACTOR, "evidence.added", alert.alert_id, detail)
+            appended += 1
+    return appended
 
 
 def _alert_from_row(row: sqlite3.Row, evidence: tuple[Evidence, ...]) -> Alert:

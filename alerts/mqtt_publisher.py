@@ -5,6 +5,9 @@ in outbox order, and consumers drop duplicates by ``event_id``. The outbox is th
 of truth: messages paho still holds from a dead connection are dropped on reconnect (the outbox
 resends them in order), and a PUBACK carrying a failure reason (MQTT 5, e.g. an ACL refusal)
 leaves the row undelivered and retries it later.
+
+It also keeps the audit trail's latest head on a retained topic (``Topics.audit_head``), so
+that the monitoring platform holds an anchor outside the ledger.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from alerts.contract import Topics
+from alerts.audit import AuditHead
+from alerts.contract import Topics, audit_head_payload
 from alerts.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -117,6 +121,7 @@ class MqttPublisher(threading.Thread):
         self._answered = False  # a CONNACK came on the current connection attempt
         self._retained_lock = threading.Lock()
         self._retained: dict[str, str] = {}
+        self._published_head: AuditHead | None = None
         self.delivered = 0
         self._mqtt5 = settings.mqtt5
         self._downgrade = threading.Event()
@@ -296,6 +301,14 @@ class MqttPublisher(threading.Thread):
             self._retry_from = self._retry_at = None
         self._rewind_refused()
         self._fill_window()
+        self._publish_audit_head()
+
+    def _publish_audit_head(self) -> None:
+        """The trail's head, retained, whenever it changed (resent after every reconnect)."""
+        head, at = self._ledger.latest_audit()
+        if head != self._published_head:
+            self._published_head = head
+            self.set_retained(self._topics.audit_head, audit_head_payload(head, at))
 
     def _fill_window(self) -> None:
         room = self._window - len(self._inflight)
@@ -368,6 +381,8 @@ class MqttPublisher(threading.Thread):
             self._wake.wait(0.05)
             self._wake.clear()
         self._record_acks()
+        if self._connected.is_set():
+            self._publish_audit_head()  # the last head, before "offline"
         left = self._ledger.pending_count()
         if left:
             log.warning("mqtt: %d event(s) not yet acknowledged; sent after the next start", left)

@@ -22,14 +22,29 @@ def verify(
     evidence: Annotated[
         bool, typer.Option(help="Also check every kept evidence file against its digest.")
     ] = False,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SEQ:HASH",
+            help="An audit head kept outside the ledger (the audit_head of an MQTT event or the"
+            " retained .../audit/head message): the trail must still reach it.",
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken entry if it does not hold."""
+    """Recompute the hash chain and compare the alert, event and outbox rows with it; exit 1
+    and name the first broken entry or the rows that differ."""
+    from alerts.audit import AnchorSyntaxError, parse_anchor
     from alerts.integrity import verify_ledger
 
+    try:
+        head = None if anchor is None else parse_anchor(anchor)
+    except AnchorSyntaxError as error:
+        err.print(f"sitewatch audit verify: --anchor: {error}", markup=False)
+        raise typer.Exit(2) from None
     site = load_site(config)
     ledger = open_ledger(site)
     try:
-        report = verify_ledger(ledger, site.storage.data_dir, evidence)
+        report = verify_ledger(ledger, site.storage.data_dir, evidence, head)
     finally:
         ledger.close()
     chain = report.chain
@@ -39,8 +54,21 @@ def verify(
             markup=False,
         )
     else:
-        err.print(f"audit trail BROKEN at entry {chain.first_broken}: {chain.reason}")
+        err.print(f"audit trail BROKEN at entry {chain.first_broken}: {chain.reason}", markup=False)
         err.print(f"  entries 1..{chain.head_seq} hold (head {chain.head_hash})", markup=False)
+    if head is not None:
+        if report.anchor_problem is None:
+            out.print(f"anchor {head.seq} reached: the trail holds every entry up to it")
+        else:
+            err.print(f"anchor NOT reached: {report.anchor_problem}", markup=False)
+    rows = report.rows
+    if rows is not None:
+        out.print(
+            f"rows checked against the trail: {rows.alerts_checked} alerts,"
+            f" {rows.events_checked} events"
+        )
+        for problem in rows.problems:
+            err.print(f"  row: {problem}", markup=False)
     if evidence:
         out.print(f"evidence files checked: {report.evidence_checked}")
         for problem in report.evidence_problems:

@@ -126,6 +126,7 @@ class Runner:
         data_dir = config.storage.data_dir
         self.topics = Topics(config.mqtt.topic_prefix, config.site.id)
         self.ledger = Ledger(data_dir / "ledger.sqlite3")
+        self.ledger.restore_append_only()  # logs a warning when they were missing
         self.broker = (
             EmbeddedBroker(config.mqtt.host, config.mqtt.port)
             if config.mqtt.mode is MqttMode.EMBEDDED

@@ -226,11 +226,29 @@ class ChainOut(Output):
     reason: str | None
 
 
+class AnchorOut(Output):
+    """An audit head kept outside the ledger, and whether the trail still reaches it."""
+
+    seq: int
+    hash: str
+    reached: bool
+    reason: str | None = Field(description="Why the trail does not reach the anchor.")
+
+
 class VerifyOut(Output):
-    """Chain and (optionally) evidence files against their recorded digests."""
+    """Chain (against the anchor, when given), the alert, event and outbox rows against the
+    trail, and (optionally) evidence files against their recorded digests."""
 
     ok: bool
     chain: ChainOut
+    anchor: AnchorOut | None
+    alerts_checked: int
+    events_checked: int
+    row_problems: list[str] = Field(
+        description="Alert rows whose hazard, severity or workflow state differ from the trail,"
+        " event or outbox payloads whose digest differs from the sealed one, rows the trail"
+        " does not know or lost."
+    )
     evidence_checked: int
     evidence_problems: list[str]
 

@@ -50,10 +50,24 @@ def verify(
     evidence: Annotated[
         bool, Query(description="Also hash every kept evidence file (slower).")
     ] = False,
+    anchor: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="SEQ:HASH, an audit head kept outside the ledger (an event's audit_head"
+            " or the retained .../audit/head message): the trail must still reach it.",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Recompute every hash and link; ``chain.first_broken`` is the first entry that does
-    not hold. With ``evidence=true`` every kept file is checked against its recorded digest."""
-    return verify_ledger(context.ledger, context.data_dir, evidence).to_dict()
+    not hold, ``anchor.reason`` why the trail does not reach the anchor, ``row_problems`` the
+    rows that differ from the trail. With ``evidence=true`` every kept file is checked
+    against its recorded digest."""
+    try:
+        head = None if anchor is None else audit.parse_anchor(anchor)
+    except audit.AnchorSyntaxError as error:
+        raise HTTPException(422, f"query parameter anchor: {error}") from None
+    return verify_ledger(context.ledger, context.data_dir, evidence, head).to_dict()
 
 
 @router.get(
