@@ -20,7 +20,8 @@ from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from alerts.photos import PhotoError, verified_photo
 from alerts.service import new_ulid
 from alerts.text import UnsafeTextError, safe_text
-from alerts.workflow import Action, CaseState, TransitionError, next_state
+from alerts.workflow import Action, TransitionError, next_state
+from core.vocabulary import CaseState
 
 MAX_NOTE_CHARS = 4000
 

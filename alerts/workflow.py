@@ -17,17 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class CaseState(StrEnum):
-    """Where a case stands (stored as the alert's ``workflow_state``)."""
-
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    ASSIGNED = "assigned"
-    ESCALATED = "escalated"
-    RECTIFIED = "rectified"
-    CLOSED = "closed"
-    FALSE_POSITIVE = "false_positive"
+from core.vocabulary import CaseState
 
 
 class Action(StrEnum):

@@ -51,7 +51,8 @@ from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.service import AlertService
 from bench.proc import percentile, pid_cpu_s, process_cpu_s
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from ingest.camera_reader import CameraReader, DecodePolicy, Pacing, ReaderSettings
 from ingest.packet_ring import RingSnapshot
 from sitewatch.demo.rtsp import free_port, stop_process, wait_for_port

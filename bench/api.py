@@ -42,7 +42,8 @@ from alerts.ledger import Ledger
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from alerts.service import AlertService, new_ulid
 from bench.proc import percentile, pid_cpu_s
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from sitewatch.demo.rtsp import free_port, stop_process, wait_for_port
 
 TOKEN = "bench-admin-token-0123456789"

@@ -10,11 +10,12 @@ import time
 
 import numpy as np
 
+from core.vocabulary import ZoneKind
 from detect.exit_compare import differing_fraction, to_gray
 from detect.zones import ZoneShape
 
 SIZES = [(640, 360), (1280, 720), (1920, 1080)]
-ZONE = ZoneShape("exit", "exit", ((0.55, 0.45), (0.85, 0.45), (0.95, 0.98), (0.5, 0.98)))
+ZONE = ZoneShape("exit", ZoneKind.EXIT, ((0.55, 0.45), (0.85, 0.45), (0.95, 0.98), (0.5, 0.98)))
 REPEATS = 30
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from detect.observations import Hazard, Observation, Phase, Severity
+from core.vocabulary import Hazard, Severity
+from detect.observations import Observation, Phase
 
 
 @dataclass(frozen=True, slots=True)

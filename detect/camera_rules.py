@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.geometry import nms
+from core.vocabulary import ZoneKind
 from detect.blocked_exit import BlockedExitParams, ExitState, ZonePhase, step
 from detect.detections import Detections
 from detect.engine import Image
@@ -26,8 +27,6 @@ from detect.observations import Observation
 from detect.tracker import TrackerParams, TrackerState, track
 from detect.zone_filter import ZoneArea, rasterise_zones
 from detect.zones import ZoneShape
-
-EXIT = "exit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +74,7 @@ class CameraRules:
         self.exit_watches = [
             ExitWatch(zone, self.obstacle_classes.get(zone.name, ()))
             for zone in self.zones
-            if zone.kind == EXIT
+            if zone.kind == ZoneKind.EXIT
         ]
 
     @property

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detect.classes import HEAD, HELMET, PERSON
+from core.vocabulary import HEAD, HELMET, PERSON
 from detect.detections import Detections, FloatArray
 from detect.exit_compare import Gray, differing_fraction
 from detect.zone_filter import ZoneArea

@@ -12,7 +12,7 @@ frames sight them; a one-frame false positive never is.
 - END when nothing has been confirmed for ``clear_s``; flames that flicker (confirmed, a gap,
   confirmed again within ``clear_s``) stay one incident.
 
-The incident's zone is the camera-wide pseudo zone ``FLAME_ZONE``: alerts are keyed by camera,
+The incident's zone is the camera-wide pseudo zone ``WHOLE_FRAME``: alerts are keyed by camera,
 zone and hazard, so a camera has at most one open flame alert.
 """
 
@@ -26,12 +26,11 @@ from statistics import median
 import numpy as np
 import numpy.typing as npt
 
+from core.vocabulary import FIRE, SMOKE, WHOLE_FRAME, Hazard, Severity, ZoneKind
 from detect.detections import Detections
 from detect.flame_evidence import EvidenceParams
-from detect.observations import Box, Hazard, Observation, Phase, Severity
-from detect.zone_filter import FLAME_ALLOWED, ZoneArea, drop_ignored, of_kind, union
-
-FLAME_ZONE = "frame"
+from detect.observations import Box, Observation, Phase
+from detect.zone_filter import ZoneArea, drop_ignored, of_kind, union
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +45,8 @@ class FlameParams:
     allowed_overlap: float = 0.5  # boxes this much inside flame_allowed zones are allowed
     growth_factor: float = 2.0  # burning area this many times the first confirmed one escalates
     clear_s: float = 10.0
-    fire_class: str = "fire"
-    smoke_class: str = "smoke"
+    fire_class: str = FIRE
+    smoke_class: str = SMOKE
     # fire and smoke boxes must flicker or drift and stay put (detect/flame_evidence.py);
     # None: one frame's boxes are enough
     evidence: EvidenceParams | None = field(default_factory=EvidenceParams)
@@ -105,7 +104,7 @@ def sight_flames(
     is_fire = labels == params.fire_class
     threshold = np.where(is_fire, params.fire_threshold, params.smoke_threshold)
     keep = (found.confidence >= threshold) & (found.area >= params.min_area_fraction * frame_area)
-    allowed = union(of_kind(zones, FLAME_ALLOWED), "allowed", FLAME_ALLOWED)
+    allowed = union(of_kind(zones, ZoneKind.FLAME_ALLOWED), "allowed", ZoneKind.FLAME_ALLOWED)
     if allowed is not None:
         keep &= allowed.overlap_share(found.xyxy) < params.allowed_overlap
     counted = found[keep]
@@ -180,7 +179,7 @@ def advance_flames(
     def observe(phase: Phase, opened: FlameState, growth: float = 0.0) -> Observation:
         return Observation(
             camera,
-            FLAME_ZONE,
+            WHOLE_FRAME,
             Hazard.FLAME,
             phase,
             now,

@@ -14,7 +14,7 @@ The same window handles the detector's helmet/head flips on one person: a track 
 keeps counting while still bare in ``keep_presence`` (a lower share) of the window: a score
 hovering around the threshold does not make the count flicker 3 -> 2 -> 3 in the updates.
 A camera without ``hardhat_required`` zones treats the whole frame as one zone named
-``FRAME_ZONE``; heads whose centre is in an ``ignore`` zone are dropped. Where the detector
+``WHOLE_FRAME``; heads whose centre is in an ``ignore`` zone are dropped. Where the detector
 puts a ``head`` and a ``helmet`` box on the same head, only the more confident one is tracked
 (``one_verdict_per_head``).
 
@@ -47,12 +47,11 @@ import numpy as np
 import numpy.typing as npt
 
 from core.geometry import nms
-from detect.classes import HEAD, HELMET, PERSON
+from core.vocabulary import HEAD, HELMET, PERSON, WHOLE_FRAME, Hazard, Severity, ZoneKind
 from detect.detections import Detections, FloatArray
-from detect.observations import Box, Hazard, Observation, Phase, Severity
-from detect.zone_filter import HARDHAT_REQUIRED, ZoneArea, centers_inside, in_ignored, of_kind
+from detect.observations import Box, Observation, Phase
+from detect.zone_filter import ZoneArea, centers_inside, in_ignored, of_kind
 
-FRAME_ZONE = "frame"
 EDGE_PX = 2.0  # a person box this close to the frame's top or sides may be cut off there
 Finding = tuple[Phase, float, dict[str, float | int | str]]  # phase, score, details
 _EPS = 1e-6  # seconds: frame times compared with window edges
@@ -260,7 +259,7 @@ def _sightings(
         if required:
             bare_in = frozenset(name for name, mask in inside.items() if bare[row] and mask[row])
         else:
-            bare_in = frozenset([FRAME_ZONE]) if bare[row] else frozenset()
+            bare_in = frozenset([WHOLE_FRAME]) if bare[row] else frozenset()
         x1, y1, x2, y2 = (round(float(v), 1) for v in detections.xyxy[row])
         score = float(detections.confidence[row])
         box = Box(str(labels[row]), round(score, 4), x1, y1, x2, y2)
@@ -326,7 +325,7 @@ def hardhat_step(
     which people are judged against."""
     window_start = now - params.min_duration_s - _EPS
     frame_times = (*(t for t in state.frame_times if t >= window_start), now)
-    required = of_kind(zones, HARDHAT_REQUIRED)
+    required = of_kind(zones, ZoneKind.HARDHAT_REQUIRED)
     size = resolution_wh or (zones[0].resolution_wh if zones else None)
     seen = _sightings(detections, zones, required, now, params, size)
 
@@ -343,7 +342,7 @@ def hardhat_step(
     incidents: dict[str, ZoneIncident] = {}
     outlines = {zone.name: zone.outline for zone in required}
     counted_in: dict[int, set[str]] = {track_id: set() for track_id in tracks}
-    for name in outlines or {FRAME_ZONE: ()}:
+    for name in outlines or {WHOLE_FRAME: ()}:
         counted = _count(name, tracks, len(frame_times), now, params)
         for track_id in counted.track_ids:
             counted_in[track_id].add(name)

@@ -5,20 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-class Hazard(StrEnum):
-    """The three hazards sitewatch watches for."""
-
-    BLOCKED_EXIT = "blocked_exit"
-    FLAME = "flame"
-    MISSING_HARDHAT = "missing_hardhat"
-
-
-class Severity(StrEnum):
-    """How urgent an incident is."""
-
-    WARNING = "warning"
-    CRITICAL = "critical"
+from core.vocabulary import Hazard, Severity
 
 
 class Phase(StrEnum):

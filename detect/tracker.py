@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.geometry import box_iou
-from detect.classes import HEAD, HELMET
+from core.vocabulary import HEAD, HELMET
 from detect.detections import Detections, FloatArray, IntArray
 
 BoolArray = npt.NDArray[np.bool_]

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.geometry import nms
-from detect.classes import PERSON
+from core.vocabulary import PERSON
 from detect.detections import Detections
 from detect.engine import (
     MAX_WH,

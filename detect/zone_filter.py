@@ -20,14 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from core.vocabulary import ZoneKind
 from detect.detections import Detections, FloatArray
 from detect.zones import Mask, ZoneShape
 
 BoolArray = npt.NDArray[np.bool_]
-
-IGNORE = "ignore"
-FLAME_ALLOWED = "flame_allowed"
-HARDHAT_REQUIRED = "hardhat_required"
 
 
 def _integral(mask: Mask) -> npt.NDArray[np.int64]:
@@ -42,7 +39,7 @@ class ZoneArea:
     """One zone rasterised for a ``width`` x ``height`` frame."""
 
     name: str
-    kind: str
+    kind: ZoneKind
     mask: Mask  # (height, width), True inside
     outline: tuple[tuple[int, int], ...]  # polygon in frame pixels (empty: the whole frame)
     integral: npt.NDArray[np.int64]  # (height + 1, width + 1) summed-area table of the mask
@@ -56,7 +53,7 @@ class ZoneArea:
         return cls(zone.name, zone.kind, mask, outline, _integral(mask))
 
     @classmethod
-    def whole_frame(cls, name: str, kind: str, width: int, height: int) -> ZoneArea:
+    def whole_frame(cls, name: str, kind: ZoneKind, width: int, height: int) -> ZoneArea:
         """A pseudo zone covering the frame (used when a camera has no zone of a kind)."""
         mask = np.ones((height, width), bool)
         return cls(name, kind, mask, (), _integral(mask))
@@ -99,12 +96,12 @@ def rasterise_zones(zones: Iterable[ZoneShape], width: int, height: int) -> list
     return [ZoneArea.rasterise(zone, width, height) for zone in zones]
 
 
-def of_kind(zones: Sequence[ZoneArea], kind: str) -> list[ZoneArea]:
+def of_kind(zones: Sequence[ZoneArea], kind: ZoneKind) -> list[ZoneArea]:
     """The zones of one kind, in order."""
     return [zone for zone in zones if zone.kind == kind]
 
 
-def union(zones: Sequence[ZoneArea], name: str, kind: str) -> ZoneArea | None:
+def union(zones: Sequence[ZoneArea], name: str, kind: ZoneKind) -> ZoneArea | None:
     """One zone covering all of ``zones`` (None when there are none)."""
     if not zones:
         return None
@@ -125,7 +122,7 @@ def overlap_share(detections: Detections, zone: ZoneArea) -> FloatArray:
 def in_ignored(detections: Detections, zones: Sequence[ZoneArea]) -> BoolArray:
     """Whether each detection's box centre is in an ``ignore`` zone."""
     ignored = np.zeros(len(detections), bool)
-    for zone in of_kind(zones, IGNORE):
+    for zone in of_kind(zones, ZoneKind.IGNORE):
         ignored |= centers_inside(detections, zone)
     return ignored
 

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.vocabulary import ZoneKind
+
 Mask = npt.NDArray[np.bool_]
 
 
@@ -16,7 +18,7 @@ class ZoneShape:
     """A named polygon; ``normalized`` points are fractions of width and height."""
 
     name: str
-    kind: str
+    kind: ZoneKind
     points: tuple[tuple[float, float], ...]
     normalized: bool = True
 

@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.vocabulary import ZoneKind
 from detect.references import Reference, ReferenceStore
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings
-from sitewatch.config.camera import Camera, ZoneKind
+from sitewatch.config.camera import Camera
 from sitewatch.config.site import SiteConfig
 from sitewatch.rule_setup import zone_shapes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from core.vocabulary import ZoneKind
 from detect.blocked_exit import BlockedExitParams
 from detect.camera_rules import CameraRules, RuleParams
 from detect.flame_evidence import EvidenceParams
@@ -13,7 +14,7 @@ from detect.motion import MotionGate, MotionParams
 from detect.tracker import TrackerParams
 from detect.zones import ZoneShape
 from ingest.camera_reader import CameraReader
-from sitewatch.config.camera import Camera, Coordinates, ZoneKind
+from sitewatch.config.camera import Camera, Coordinates
 from sitewatch.config.rules import FlameRule, HardhatRule
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import CameraWork
@@ -86,7 +87,7 @@ def zone_shapes(camera: Camera) -> list[ZoneShape]:
     return [
         ZoneShape(
             zone.name,
-            zone.kind.value,
+            zone.kind,
             tuple(zone.points),
             normalized=zone.coordinates is Coordinates.NORMALIZED,
         )

@@ -22,7 +22,8 @@ from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.model import Evidence
 from alerts.service import AlertService
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import api_server, create_app
 from sitewatch.api.auth import FailureLimiter

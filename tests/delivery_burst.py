@@ -22,7 +22,8 @@ from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.service import AlertService
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 
 TOPICS = Topics("sitewatch", "delivery")
 EVIDENCE_URL = "http://127.0.0.1:8080"

@@ -13,7 +13,8 @@ from pathlib import Path
 from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.service import AlertService
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 
 
 def main() -> None:

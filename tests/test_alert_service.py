@@ -16,7 +16,8 @@ from alerts.contract import Topics, load_schema
 from alerts.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError
 from alerts.model import EventType, Evidence
 from alerts.service import AlertService, new_ulid
-from detect.observations import Hazard, Observation, Phase, Severity
+from core.vocabulary import Hazard, Severity
+from detect.observations import Observation, Phase
 
 TOPICS = Topics("sitewatch", "plant-a")
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from alerts.photos import MAX_PHOTO_BYTES
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from tests.api_site import FRAME, T0, Site, make_site
 
 JPEG = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from tests.api_site import Site, bearer, make_site
 
 

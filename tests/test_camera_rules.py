@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.vocabulary import Hazard
 from detect.camera_rules import CameraRules, RuleParams, merge_detections
 from detect.detections import Detections
-from detect.observations import Hazard, Phase
+from detect.observations import Phase
 from tests.detections import HAZARD_NAMES, detections
 
 NAMES = HAZARD_NAMES

@@ -24,7 +24,8 @@ from alerts.ledger import Ledger
 from alerts.model import Evidence
 from alerts.service import AlertService
 from alerts.workflow import RULES, Action
-from detect.observations import Box, Hazard, Observation, Phase, Severity
+from core.vocabulary import Hazard, Severity
+from detect.observations import Box, Observation, Phase
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
 from sitewatch.api.routes.console import CSP

@@ -12,8 +12,8 @@ import numpy.typing as npt
 import pytest
 import yaml
 
-from detect.detections import Detections
 from core.geometry import box_iou
+from detect.detections import Detections
 from lab.detection_metrics import (
     ClassMetrics,
     MatchTally,

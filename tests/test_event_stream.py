@@ -14,7 +14,8 @@ import httpx
 
 from alerts.cases import CaseRequest
 from alerts.workflow import Action
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from tests.api_site import T0, bearer, make_site, serve
 
 

@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from core.vocabulary import ZoneKind
 from detect.exit_compare import differing_fraction, to_gray
 from detect.zones import ZoneShape
 
 W, H = 320, 240
-ZONE = ZoneShape("exit", "exit", ((0.25, 0.4), (0.75, 0.4), (0.75, 0.95), (0.25, 0.95)))
+ZONE = ZoneShape("exit", ZoneKind.EXIT, ((0.25, 0.4), (0.75, 0.4), (0.75, 0.95), (0.25, 0.95)))
 
 
 def corridor(seed: int = 0) -> np.ndarray:

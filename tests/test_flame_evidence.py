@@ -8,11 +8,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from core.vocabulary import Hazard
 from detect.camera_rules import CameraRules, RuleParams
 from detect.detections import Detections
 from detect.flame_evidence import EvidenceParams, FlameEvidence, box_stay
 from detect.flame_rule import FlameParams
-from detect.observations import Hazard, Phase
+from detect.observations import Phase
 from tests.detections import HAZARD_NAMES, BoxRow, detections
 
 NAMES = HAZARD_NAMES

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.vocabulary import WHOLE_FRAME, Hazard, Severity, ZoneKind
 from detect.detections import Detections
-from detect.flame_rule import FLAME_ZONE, FlameParams, FlameState, flame_step
-from detect.observations import Hazard, Observation, Phase, Severity
+from detect.flame_rule import FlameParams, FlameState, flame_step
+from detect.observations import Observation, Phase
 from detect.zone_filter import ZoneArea, rasterise_zones
 from detect.zones import ZoneShape
 from tests.detections import HAZARD_NAMES, SquareRow, squares
@@ -144,8 +145,8 @@ def test_thresholds(row: Row, alerts: bool) -> None:
 
 
 # the left half of the frame
-WELDING = ZoneShape("torch-bench", "flame_allowed", ((0, 0), (0.5, 0), (0.5, 1), (0, 1)))
-POSTER = ZoneShape("poster", "ignore", ((0.6, 0.1), (0.9, 0.1), (0.9, 0.5), (0.6, 0.5)))
+WELDING = ZoneShape("torch-bench", ZoneKind.FLAME_ALLOWED, ((0, 0), (0.5, 0), (0.5, 1), (0, 1)))
+POSTER = ZoneShape("poster", ZoneKind.IGNORE, ((0.6, 0.1), (0.9, 0.1), (0.9, 0.5), (0.6, 0.5)))
 
 
 @pytest.mark.parametrize(
@@ -225,7 +226,7 @@ def test_observations_carry_boxes_and_details() -> None:
     both = frame(FIRE, SMOKE)
     observations = observe([both] * 3 + [frame()] * 30)
     start, end = observations
-    assert (start.camera, start.zone, start.hazard) == ("cam", FLAME_ZONE, Hazard.FLAME)
+    assert (start.camera, start.zone, start.hazard) == ("cam", WHOLE_FRAME, Hazard.FLAME)
     assert start.details == {
         "max_confidence": pytest.approx(0.8),
         "fire_area_fraction": pytest.approx(3600 / (640 * 480), abs=1e-5),

@@ -6,16 +6,16 @@ from collections.abc import Callable
 
 import pytest
 
+from core.vocabulary import WHOLE_FRAME, Hazard, Severity, ZoneKind
 from detect.detections import Detections
 from detect.hardhat_rule import (
-    FRAME_ZONE,
     HardhatParams,
     HardhatState,
     hardhat_step,
     hardhat_subjects,
     judge_people,
 )
-from detect.observations import Hazard, Observation, Phase, Severity
+from detect.observations import Observation, Phase
 from detect.tracker import TrackerParams, TrackerState, track
 from detect.zone_filter import rasterise_zones
 from detect.zones import ZoneShape
@@ -27,9 +27,9 @@ DT = 0.5
 PARAMS = HardhatParams()  # 3 s, 60 % of the frames, clear after 15 s
 
 # the lower left of the frame: x < 448, y > 144
-BAY = ZoneShape("loading-bay", "hardhat_required", ((0, 0.3), (0.7, 0.3), (0.7, 1), (0, 1)))
-YARD = ZoneShape("yard", "hardhat_required", ((0.75, 0), (1, 0), (1, 1), (0.75, 1)))
-MIRROR = ZoneShape("mirror", "ignore", ((0, 0.3), (0.2, 0.3), (0.2, 0.6), (0, 0.6)))
+BAY = ZoneShape("loading-bay", ZoneKind.HARDHAT_REQUIRED, ((0, 0.3), (0.7, 0.3), (0.7, 1), (0, 1)))
+YARD = ZoneShape("yard", ZoneKind.HARDHAT_REQUIRED, ((0.75, 0), (1, 0), (1, 1), (0.75, 1)))
+MIRROR = ZoneShape("mirror", ZoneKind.IGNORE, ((0, 0.3), (0.2, 0.3), (0.2, 0.6), (0, 0.6)))
 
 Row = tuple[str, float, float, float]  # class, confidence, centre x, centre y
 Person = Callable[[float], Row | None]  # what the detector sees of one person at a time
@@ -191,7 +191,7 @@ def test_a_counted_person_flickering_near_the_threshold_keeps_the_count() -> Non
 
 def test_whole_frame_without_hardhat_zones() -> None:
     observations = observe([standing(550, 100)], 10.0, zones=[])
-    assert [(o.zone, o.phase) for o in observations] == [(FRAME_ZONE, Phase.START)]
+    assert [(o.zone, o.phase) for o in observations] == [(WHOLE_FRAME, Phase.START)]
     assert observations[0].outline == ()
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.service import AlertService
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from ingest.status import CameraState, CameraStatus
 from sitewatch import metrics
 

@@ -14,7 +14,8 @@ from alerts.contract import Topics, alert_document, load_schema
 from alerts.ledger import Ledger
 from alerts.retention import DAY_S, RetentionPolicy, prune
 from alerts.service import AlertService
-from detect.observations import Hazard, Observation, Phase
+from core.vocabulary import Hazard
+from detect.observations import Observation, Phase
 from sitewatch.api import create_app
 
 NOW = 1_800_000_000.0

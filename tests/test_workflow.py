@@ -13,8 +13,9 @@ import pytest
 from alerts.cases import CaseInputError, CaseNotFoundError, CaseRequest
 from alerts.contract import load_schema
 from alerts.integrity import verify_ledger
-from alerts.workflow import RULES, Action, CaseState, TransitionError, next_state
-from detect.observations import Hazard, Observation, Phase
+from alerts.workflow import RULES, Action, TransitionError, next_state
+from core.vocabulary import CaseState, Hazard
+from detect.observations import Observation, Phase
 from tests.api_site import T0, Site, make_site
 
 JPEG = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.vocabulary import ZoneKind
 from detect.detections import Detections
 from detect.zone_filter import (
     ZoneArea,
@@ -21,9 +22,11 @@ from tests.detections import detections
 W, H = 200, 100
 NAMES = ("fire", "head")
 # the left half of the frame, in pixels: columns 0..99
-LEFT = ZoneShape("left", "flame_allowed", ((0, 0), (99, 0), (99, 99), (0, 99)), normalized=False)
+LEFT = ZoneShape(
+    "left", ZoneKind.FLAME_ALLOWED, ((0, 0), (99, 0), (99, 99), (0, 99)), normalized=False
+)
 # a normalised square in the right part: about x 150..190, y 10..50
-RIGHT = ZoneShape("right", "ignore", ((0.75, 0.1), (0.95, 0.1), (0.95, 0.5), (0.75, 0.5)))
+RIGHT = ZoneShape("right", ZoneKind.IGNORE, ((0.75, 0.1), (0.95, 0.1), (0.95, 0.5), (0.75, 0.5)))
 
 
 def boxes(*xyxy: tuple[float, float, float, float]) -> Detections:
@@ -89,9 +92,9 @@ def test_no_ignore_zone_keeps_everything() -> None:
 
 def test_union_and_kinds() -> None:
     zones = rasterise_zones([LEFT, RIGHT], W, H)
-    assert [z.name for z in of_kind(zones, "ignore")] == ["right"]
-    assert union([], "none", "ignore") is None
-    both = union(zones, "both", "any")
+    assert [z.name for z in of_kind(zones, ZoneKind.IGNORE)] == ["right"]
+    assert union([], "none", ZoneKind.IGNORE) is None
+    both = union(zones, "both", ZoneKind.FLAME_ALLOWED)
     assert both is not None
     assert both.mask.sum() == zones[0].mask.sum() + zones[1].mask.sum()
     assert overlap_share(boxes((90, 10, 110, 30), (150, 20, 190, 40)), both).tolist() == [
@@ -101,7 +104,7 @@ def test_union_and_kinds() -> None:
 
 
 def test_whole_frame_zone_and_outline() -> None:
-    frame = ZoneArea.whole_frame("frame", "hardhat_required", W, H)
+    frame = ZoneArea.whole_frame("frame", ZoneKind.HARDHAT_REQUIRED, W, H)
     assert centers_inside(boxes((0, 0, 2, 2), (198, 98, 200, 100)), frame).all()
     assert frame.outline == ()
     assert ZoneArea.rasterise(LEFT, W, H).outline == ((0, 0), (99, 0), (99, 99), (0, 99))

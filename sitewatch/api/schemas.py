@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from alerts.cases import MAX_NOTE_CHARS
 from alerts.text import safe_text
-from alerts.workflow import CaseState
+from core.vocabulary import CaseState
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -9,6 +9,7 @@ from typing import Annotated, Self
 from pydantic import Field, field_validator, model_validator
 
 from core.geometry import Point, polygon_area, self_intersection
+from core.vocabulary import ZoneKind
 from sitewatch.config.base import FieldError, Section
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -22,15 +23,6 @@ def local_file(url: str) -> str | None:
     if url.startswith("file://"):
         return url.removeprefix("file://")
     return None if SCHEME_PATTERN.match(url) else url
-
-
-class ZoneKind(StrEnum):
-    """What a zone means to the rules."""
-
-    EXIT = "exit"
-    HARDHAT_REQUIRED = "hardhat_required"
-    FLAME_ALLOWED = "flame_allowed"
-    IGNORE = "ignore"
 
 
 class Coordinates(StrEnum):

@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from detect.classes import HEAD, HELMET, PERSON
+from core.vocabulary import FIRE, HEAD, HELMET, PERSON, SMOKE
 from sitewatch.config.base import FieldError, Section
 
 
@@ -226,8 +226,8 @@ class Rules(Section):
         keeps those classes down to it (``sitewatch.runner.load_detectors``)."""
         needs: dict[str, float] = {}
         if self.flame.enabled:
-            needs["fire"] = self.flame.fire_threshold
-            needs["smoke"] = self.flame.smoke_threshold
+            needs[FIRE] = self.flame.fire_threshold
+            needs[SMOKE] = self.flame.smoke_threshold
         if self.hardhat.enabled:
             needs[HEAD] = self.hardhat.head_threshold
             needs[HELMET] = self.hardhat.helmet_threshold

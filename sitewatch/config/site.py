@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from detect.classes import HEAD, HELMET, PERSON
+from core.vocabulary import FIRE, HEAD, HELMET, PERSON
 from sitewatch.config.api import Api
 from sitewatch.config.base import FieldError, Section
 from sitewatch.config.camera import NAME_PATTERN, Camera
@@ -76,7 +76,7 @@ class SiteConfig(Section):
         if not self.models:
             return
         needs = {
-            "flame": (self.rules.flame.enabled, "fire"),
+            "flame": (self.rules.flame.enabled, FIRE),
             "hardhat": (self.rules.hardhat.enabled, HEAD),
         }
         for rule, (enabled, wanted) in needs.items():

@@ -15,8 +15,7 @@ from alerts.cases import read_case
 from alerts.contract import alert_document
 from alerts.ledger import AlertFilter, read_alerts
 from alerts.model import Alert, Evidence
-from alerts.workflow import CaseState
-from detect.observations import Hazard
+from core.vocabulary import CaseState, Hazard
 from sitewatch.api.context import ApiContext
 from sitewatch.api.deps import Context, Reader
 from sitewatch.api.files import check_alert_id, evidence_response

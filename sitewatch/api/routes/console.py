@@ -11,7 +11,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from alerts.workflow import RULES, Action, CaseState
+from alerts.workflow import RULES, Action
+from core.vocabulary import CaseState
 from sitewatch.api.auth import Principal
 from sitewatch.config.api import Role
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from detect.observations import Hazard
+from core.vocabulary import Hazard
 from sitewatch.api.deps import Context, Reader
 from sitewatch.api.schemas import DailyStatsOut
 
