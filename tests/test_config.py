@@ -432,27 +432,31 @@ def test_schema_file_is_current() -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_rule_defaults_match_the_rules_own_defaults() -> None:
-    """The config's defaults and the rule dataclasses' defaults are written in two places (the
-    config documents them for users): they must agree, field by field."""
+def test_rule_defaults_come_from_the_rules_own_defaults() -> None:
+    """The configuration's defaults are the rule dataclasses' defaults (one source of truth):
+    every field the two share, for all four sections."""
     from dataclasses import fields
 
+    from detect.blocked_exit import BlockedExitParams
     from detect.flame_evidence import EvidenceParams
     from detect.flame_rule import FlameParams
     from detect.hardhat_rule import HardhatParams
-    from sitewatch.config.rules import FlameEvidenceRule, FlameRule, HardhatRule
+    from sitewatch.config.rules import BlockedExitRule, FlameEvidenceRule, FlameRule, HardhatRule
 
-    pairs: list[tuple[Any, Any]] = [
-        (FlameRule(), FlameParams()),
-        (HardhatRule(), HardhatParams()),
-        (FlameEvidenceRule(), EvidenceParams()),
+    pairs: list[tuple[Any, Any, int]] = [
+        (BlockedExitRule(), BlockedExitParams(), 3),
+        (FlameRule(), FlameParams(), 8),
+        (HardhatRule(), HardhatParams(), 8),
+        (FlameEvidenceRule(), EvidenceParams(), 5),
     ]
-    for config, params in pairs:
-        shared = [f.name for f in fields(params) if f.name in type(config).model_fields]
-        assert len(shared) >= 5
+    for config, params, expected in pairs:
+        shared = [
+            f.name
+            for f in fields(params)
+            if f.name in type(config).model_fields and f.name != "evidence"
+        ]
+        assert len(shared) == expected, (type(config).__name__, shared)
         for name in shared:
-            if name == "evidence":  # a section of its own, compared as its own pair
-                continue
             assert getattr(config, name) == getattr(params, name), name
 
 

@@ -7,7 +7,17 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from core.vocabulary import FIRE, HEAD, HELMET, PERSON, SMOKE
+from detect.blocked_exit import BlockedExitParams
+from detect.flame_evidence import EvidenceParams
+from detect.flame_rule import FlameParams
+from detect.hardhat_rule import HardhatParams
 from sitewatch.config.base import FieldError, Section
+
+# The rules' own defaults are the one source of the configuration's defaults.
+EXIT_DEFAULTS = BlockedExitParams()
+EVIDENCE_DEFAULTS = EvidenceParams()
+FLAME_DEFAULTS = FlameParams()
+HARDHAT_DEFAULTS = HardhatParams()
 
 
 class BlockedExitRule(Section):
@@ -17,13 +27,22 @@ class BlockedExitRule(Section):
         default=1.0, gt=0, le=60, description="How often each exit zone is compared."
     )
     min_blocked_fraction: float = Field(
-        default=0.35, gt=0, le=1, description="Share of the zone that must differ to count."
+        default=EXIT_DEFAULTS.min_blocked_fraction,
+        gt=0,
+        le=1,
+        description="Share of the zone that must differ to count.",
     )
     dwell_s: float = Field(
-        default=30.0, ge=0, le=3600, description="How long the zone must stay blocked to alert."
+        default=EXIT_DEFAULTS.dwell_s,
+        ge=0,
+        le=3600,
+        description="How long the zone must stay blocked to alert.",
     )
     clear_s: float = Field(
-        default=10.0, ge=0, le=3600, description="How long it must stay clear to end the alert."
+        default=EXIT_DEFAULTS.clear_s,
+        ge=0,
+        le=3600,
+        description="How long it must stay clear to end the alert.",
     )
     cooldown_s: float = Field(
         default=60.0, ge=0, description="Quiet time before the same zone may open a new alert."
@@ -38,31 +57,34 @@ class FlameEvidenceRule(Section):
         default=True, description="Off: one frame's boxes are enough (not recommended)."
     )
     min_change: float = Field(
-        default=2.0,
+        default=EVIDENCE_DEFAULTS.min_change,
         ge=0,
         le=255,
         description="Median grey-level change inside the box since the previous sampled frame, "
         "above the frame's own median change.",
     )
     min_stay: float = Field(
-        default=0.2,
+        default=EVIDENCE_DEFAULTS.min_stay,
         ge=0,
         le=1,
         description="IoU the box must have with a fire or smoke box of the previous sampled "
         "frame (a fire stays where it burns; false boxes on moving things travel).",
     )
     strong_confidence: float = Field(
-        default=1.0,
+        default=EVIDENCE_DEFAULTS.strong_confidence,
         gt=0,
         le=1,
         description="Boxes at least this confident need no temporal evidence (1: every box "
         "needs it).",
     )
     width: int = Field(
-        default=320, ge=32, le=1920, description="Width of the grey frame the check works on."
+        default=EVIDENCE_DEFAULTS.width,
+        ge=32,
+        le=1920,
+        description="Width of the grey frame the check works on.",
     )
     max_gap_s: float = Field(
-        default=3.0,
+        default=EVIDENCE_DEFAULTS.max_gap_s,
         gt=0,
         le=60,
         description="A previous sampled frame older than this is no reference.",
@@ -75,38 +97,45 @@ class FlameRule(Section):
     enabled: bool = Field(default=True, description="Off: no flame or smoke alerts.")
 
     fire_threshold: float = Field(
-        default=0.05,
+        default=FLAME_DEFAULTS.fire_threshold,
         gt=0,
         lt=1,
         description="Minimum confidence of a fire detection (default chosen on held-out "
         "pictures: bench/operating_points.py).",
     )
     smoke_threshold: float = Field(
-        default=0.05, gt=0, lt=1, description="Minimum confidence of a smoke detection."
+        default=FLAME_DEFAULTS.smoke_threshold,
+        gt=0,
+        lt=1,
+        description="Minimum confidence of a smoke detection.",
     )
-    confirm_frames: int = Field(default=3, ge=1, description="k of the last n sampled frames.")
-    window_frames: int = Field(default=5, ge=1, le=100, description="n sampled frames.")
+    confirm_frames: int = Field(
+        default=FLAME_DEFAULTS.confirm_frames, ge=1, description="k of the last n sampled frames."
+    )
+    window_frames: int = Field(
+        default=FLAME_DEFAULTS.window_frames, ge=1, le=100, description="n sampled frames."
+    )
     min_area_fraction: float = Field(
-        default=0.0005,
+        default=FLAME_DEFAULTS.min_area_fraction,
         ge=0,
         lt=1,
         description="Smallest fire or smoke box that counts, as a share of the frame area.",
     )
     allowed_overlap: float = Field(
-        default=0.5,
+        default=FLAME_DEFAULTS.allowed_overlap,
         gt=0,
         le=1,
         description="A box lying at least this share inside flame_allowed zones is allowed.",
     )
     growth_factor: float = Field(
-        default=2.0,
+        default=FLAME_DEFAULTS.growth_factor,
         gt=1,
         le=100,
         description="Escalate when the burning area reaches this multiple of its size when "
         "fire was confirmed (and again at each further multiple).",
     )
     clear_s: float = Field(
-        default=10.0,
+        default=FLAME_DEFAULTS.clear_s,
         ge=0,
         le=3600,
         description="No confirmed fire or smoke for this long ends the alert.",
@@ -133,30 +162,33 @@ class HardhatRule(Section):
     enabled: bool = Field(default=True, description="Off: no missing-hard-hat alerts.")
 
     head_threshold: float = Field(
-        default=0.1, gt=0, lt=1, description="Minimum confidence of a bare-head detection."
+        default=HARDHAT_DEFAULTS.head_threshold,
+        gt=0,
+        lt=1,
+        description="Minimum confidence of a bare-head detection.",
     )
     min_duration_s: float = Field(
-        default=3.0,
+        default=HARDHAT_DEFAULTS.min_duration_s,
         ge=0,
         le=600,
         description="A tracked person counts once seen this long (people passing do not).",
     )
     min_presence: float = Field(
-        default=0.6,
+        default=HARDHAT_DEFAULTS.min_presence,
         gt=0,
         le=1,
         description="Share of the frames of the last min_duration_s in which the person must "
         "be seen bare-headed in the zone (absorbs helmet/head flips of the detector).",
     )
     keep_presence: float = Field(
-        default=0.3,
+        default=HARDHAT_DEFAULTS.keep_presence,
         gt=0,
         le=1,
         description="Once counted, the share that keeps a person counted (hysteresis: a score "
         "hovering around head_threshold does not make the reported count flicker).",
     )
     clear_s: float = Field(
-        default=15.0,
+        default=HARDHAT_DEFAULTS.clear_s,
         ge=0,
         le=3600,
         description="Nobody counted for this long ends the alert.",
@@ -165,21 +197,21 @@ class HardhatRule(Section):
         default=60.0, ge=0, description="Bare heads again within this time reopen the alert."
     )
     person_threshold: float = Field(
-        default=0.6,
+        default=HARDHAT_DEFAULTS.person_threshold,
         gt=0,
         le=1,
         description="With a person finder ('person' boxes, e.g. a YOLOX model): minimum "
         "confidence of a person box whose head is judged (1: people are not judged).",
     )
     helmet_threshold: float = Field(
-        default=0.25,
+        default=HARDHAT_DEFAULTS.helmet_threshold,
         gt=0,
         lt=1,
         description="A judged person counts as bare-headed while no helmet box of this "
         "confidence lies in the top of its box (where the head is).",
     )
     min_person_size: float = Field(
-        default=0.1,
+        default=HARDHAT_DEFAULTS.min_person_size,
         ge=0,
         lt=1,
         description="People shorter than this share of the frame's longer side are not judged "
