@@ -60,10 +60,10 @@ import yaml
 
 from bench.rules_eval import log, site_config
 from detect.detections import Detections
-from detect.engine import describe_model
 from detect.flame_evidence import FlameEvidence
 from detect.inference import DetectorStage
 from detect.model_format import ModelFormat
+from detect.model_probe import describe_model
 from sitewatch.config.loader import ConfigError, load_config
 from sitewatch.config.rules import FlameRule
 from sitewatch.config.site import SiteConfig

@@ -25,8 +25,9 @@ from pathlib import Path
 from bench.detector import load_frame
 from bench.proc import percentile
 from bench.rules_eval import PRODUCT_CONFIG
-from detect.engine import Image, describe_model
+from detect.engine import Image
 from detect.inference import Detector
+from detect.model_probe import describe_model
 from sitewatch.config.loader import load_config
 from sitewatch.runner import load_detectors
 

@@ -20,7 +20,7 @@ import yaml
 from av.video.stream import VideoStream
 
 from bench.proc import process_cpu_s
-from detect.engine import describe_model
+from detect.model_probe import describe_model
 from sitewatch.config.loader import load_config
 from sitewatch.config.site import SiteConfig
 from sitewatch.demo.scene import EXIT_ZONE, SceneSpec, iter_frames

@@ -61,9 +61,10 @@ import yaml
 from bench.proc import percentile, process_cpu_s
 from bench.val_halves import CALIBRATION, EVALUATION, Half, half_of
 from detect.detections import Detections
-from detect.engine import as_bgr, describe_model
+from detect.engine import as_bgr
 from detect.inference import DetectorStage
 from detect.model_format import ModelFormat
+from detect.model_probe import describe_model
 from lab.flame_colour import ColourParams, keep_plausible
 from lab.yolo_dataset import DatasetError, LabelledImage, YoloDataset, load_dataset
 from sitewatch.config.loader import load_config

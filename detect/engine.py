@@ -125,7 +125,7 @@ def session_options(threads: int, spinning: bool = False) -> Any:
     return options
 
 
-def _load_session(path: Path, threads: int, providers: Sequence[str] | None) -> Any:
+def load_session(path: Path, threads: int, providers: Sequence[str] | None) -> Any:
     import onnxruntime
 
     if not path.is_file():
@@ -222,18 +222,6 @@ def _metadata_size(meta: dict[str, str], default: int) -> int:
     return int(parsed)
 
 
-def describe_model(path: Path, class_names: Sequence[str] = ()) -> ModelInfo:
-    """Open a model file only to check and describe it (ModelError says what is wrong); a
-    YOLOX file (``ModelFormat.YOLOX``, decoded by ``detect.yolox``) is recognised by its
-    output layout."""
-    from detect.yolox import inspect_yolox, is_yolox  # detect.yolox builds on this module
-
-    session = _load_session(path, 1, ["CPUExecutionProvider"])
-    if is_yolox(session):
-        return inspect_yolox(session, path, class_names)
-    return inspect_session(session, path, class_names)
-
-
 def as_bgr(frame: npt.NDArray[Any]) -> Image:
     """A frame as 3-channel uint8 BGR: grey is expanded, BGRA loses alpha; else FrameError."""
     if frame.size == 0:
@@ -293,7 +281,7 @@ class OnnxDetector:
         rules' thresholds for the classes they read); names the model lacks are ignored.
         ``use_classes`` (when given) drops the boxes of every other class."""
         self.multi_label = multi_label
-        self._session = _load_session(path, threads, providers)
+        self._session = load_session(path, threads, providers)
         self.info = inspect_session(self._session, path, class_names)
         if input_size is not None and self.info.fixed_input and input_size != self.info.input_size:
             raise ModelError(

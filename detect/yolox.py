@@ -30,9 +30,9 @@ from detect.engine import (
     PAD_VALUE,
     ModelError,
     ModelInfo,
-    _load_session,
     as_bgr,
     class_floors,
+    load_session,
 )
 from detect.model_format import ModelFormat
 
@@ -205,7 +205,7 @@ class YoloxDetector:
         input_size: int | None = None,
         providers: Sequence[str] | None = None,
     ) -> None:
-        self._session = _load_session(path, threads, providers)
+        self._session = load_session(path, threads, providers)
         if not is_yolox(self._session):
             shapes = [i.shape for i in self._session.get_inputs()]
             outputs = [o.shape for o in self._session.get_outputs()]

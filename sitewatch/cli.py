@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts.ledger import LedgerError
-from detect.engine import describe_model
+from detect.model_probe import describe_model
 from ingest.url import redact_url
 from sitewatch import audit_commands, model_commands, token_commands, train_commands
 from sitewatch.config.loader import ConfigError, load_config

@@ -464,7 +464,7 @@ def test_models_keep_the_classes_rules_read_down_to_the_rules_thresholds(tmp_pat
     """A model's ``confidence`` floors every class, except that the classes an enabled rule
     reads are kept down to the rule's own threshold (else a rule threshold under the floor
     would silently never fire)."""
-    from detect.engine import describe_model
+    from detect.model_probe import describe_model
     from sitewatch.runner import load_detectors
 
     def load(raw: dict[str, Any]) -> Any:
@@ -491,7 +491,7 @@ def test_models_keep_the_classes_rules_read_down_to_the_rules_thresholds(tmp_pat
 
 
 def test_one_model_file_at_two_sizes_each_for_its_classes(tmp_path: Path) -> None:
-    from detect.engine import describe_model
+    from detect.model_probe import describe_model
     from sitewatch.runner import load_detectors
 
     raw = copy.deepcopy(BASE)
@@ -512,7 +512,7 @@ def test_one_model_file_at_two_sizes_each_for_its_classes(tmp_path: Path) -> Non
 
 
 def test_a_models_class_floors_beat_the_rules_thresholds(tmp_path: Path) -> None:
-    from detect.engine import describe_model
+    from detect.model_probe import describe_model
     from sitewatch.runner import load_detectors
 
     raw = copy.deepcopy(BASE)
@@ -535,7 +535,8 @@ def test_a_models_class_floors_beat_the_rules_thresholds(tmp_path: Path) -> None
 def test_a_yolox_entry_runs_as_a_person_finder(tmp_path: Path) -> None:
     """``format: yolox`` loads the bundled COCO YOLOX model: COCO names, its fixed 416 px, only
     ``use_classes`` kept, the person floor at the lower of the model's and the rule's."""
-    from detect.engine import OnnxDetector, describe_model
+    from detect.engine import OnnxDetector
+    from detect.model_probe import describe_model
     from detect.yolox import COCO_NAMES, YoloxDetector
     from sitewatch.runner import load_detectors
 
@@ -560,7 +561,7 @@ def test_a_yolox_entry_runs_as_a_person_finder(tmp_path: Path) -> None:
 
 
 def test_obstacle_classes_may_name_coco_objects_of_a_person_finder(tmp_path: Path) -> None:
-    from detect.engine import describe_model
+    from detect.model_probe import describe_model
 
     raw = copy.deepcopy(BASE)
     _with_persons(use_classes=["person", "suitcase"])(raw)

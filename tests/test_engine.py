@@ -11,14 +11,8 @@ import numpy as np
 import pytest
 
 from detect.detections import Detections
-from detect.engine import (
-    FrameError,
-    ModelError,
-    OnnxDetector,
-    as_bgr,
-    describe_model,
-    plan_letterbox,
-)
+from detect.engine import FrameError, ModelError, OnnxDetector, as_bgr, plan_letterbox
+from detect.model_probe import describe_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "hazards.onnx"

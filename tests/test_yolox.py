@@ -9,8 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from detect.engine import ModelError, describe_model
+from detect.engine import ModelError
 from detect.model_format import ModelFormat
+from detect.model_probe import describe_model
 from detect.yolox import BOX_VALUES, COCO_NAMES, STRIDES, YoloxDetector, anchor_count
 
 ROOT = Path(__file__).resolve().parents[1]
