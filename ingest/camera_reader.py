@@ -1,9 +1,13 @@
 """One thread per camera: open the stream with PyAV, keep packets, decode, reconnect.
 
-State machine: ``starting`` -> ``online`` on the first frame; ``stalled`` when no frame arrived
-for ``stall_timeout_s`` (the watchdog's call) or the server accepts connections but answers
-nothing (timeouts); ``offline`` when the connection fails or ends. The reader retries forever
-with capped exponential backoff and jitter.
+State machine: ``starting`` -> ``online`` on the first fresh frame; ``stalled`` when no fresh
+frame arrived for ``stall_timeout_s`` (the watchdog's call) or the server accepts connections
+but answers nothing (timeouts); ``offline`` when the connection fails or ends. A frame of a
+network stream that arrives more than ``stall_timeout_s`` behind the stream's own clock (held up
+by a hung server: ``ingest.freshness``) is stale: counted, never handed to analysis, and it does
+not bring the camera online. A looping file starts again at its end without going offline; one
+that ends before its declared length says so once (``ingest.truncation``) and loops what is
+readable. The reader retries forever with capped exponential backoff and jitter.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import av
 
 from ingest.errors import describe_error
 from ingest.frames import Image, LatestFrame, PendingFrame
+from ingest.freshness import Lateness, StreamClock
 from ingest.packet_ring import PacketRing, StoredPacket, StreamTemplate
 from ingest.status import CameraState, CameraStatus
+from ingest.truncation import ReadableEnd, declared_span, truncation
 from ingest.url import redact_url
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,7 @@ class _Counters:
         self.frames = 0
         self.reconnects = 0
         self.decode_errors = 0
+        self.stale = 0  # frames (or packets) that arrived too late to be a live picture
         self.decode_seconds = 0.0
         self.last_frame_at = time.monotonic()
         self.recent_bytes: collections.deque[tuple[float, int]] = collections.deque()
@@ -128,6 +135,8 @@ class CameraReader(threading.Thread):
         self._lock = threading.Lock()
         self._status = CameraStatus(settings.name, CameraState.STARTING, time.time())
         self._counters = _Counters()
+        self._clock: StreamClock | None = None  # per connection, network streams only
+        self._late_run = 0  # stale frames since the last fresh one
 
     # --- status -------------------------------------------------------------------------------
 
@@ -145,6 +154,7 @@ class CameraReader(threading.Thread):
                 dropped=self.latest.dropped,
                 reconnects=c.reconnects,
                 decode_errors=c.decode_errors,
+                stale_frames=c.stale,
                 decode_ms=round(1000 * c.decode_seconds / c.frames, 2) if c.frames else 0.0,
                 bitrate_kbps=round(c.bitrate_kbps(now), 1),
                 fps=round(c.fps(now), 1),
@@ -169,6 +179,9 @@ class CameraReader(threading.Thread):
             try:
                 delivered = self._read_once()
                 failures = 0 if delivered else failures + 1
+                if delivered and self.settings.is_file and not self._stop_event.is_set():
+                    self._count_reconnect()  # the next pass of a looping file: no outage
+                    continue
             except FileEndedError:
                 self._set_state(CameraState.OFFLINE, "end of file")
                 self.finished.set()
@@ -176,15 +189,18 @@ class CameraReader(threading.Thread):
             except (av.error.FFmpegError, OSError, ValueError) as error:
                 failures += 1
                 error_text = describe_error(error)
-                if isinstance(error, TimeoutError):
+                if isinstance(error, (TimeoutError, av.error.ExitError)):
                     state = CameraState.STALLED  # reachable but silent (e.g. a hung server)
             if self._stop_event.is_set():
                 break
             self._set_state(state, error_text)
             self._stop_event.wait(self._backoff(failures))
-            with self._lock:
-                self._counters.reconnects += 1
+            self._count_reconnect()
         self.finished.set()
+
+    def _count_reconnect(self) -> None:
+        with self._lock:
+            self._counters.reconnects += 1
 
     def _backoff(self, failures: int) -> float:
         if failures == 0:
@@ -203,6 +219,7 @@ class CameraReader(threading.Thread):
 
     def _read_once(self) -> int:
         """Read until the stream ends or stop; returns the number of frames delivered."""
+        s = self.settings
         container = self._open()
         try:
             if not container.streams.video:
@@ -215,14 +232,34 @@ class CameraReader(threading.Thread):
                 self._status = replace(self._status, codec=stream.codec_context.name)
             if self.ring is not None:
                 self.ring.reset(None)
-            delivered = self._pump(container, stream)
+            self._clock = None if self.settings.is_file else StreamClock(s.stall_timeout_s)
+            self._late_run = 0
+            readable = ReadableEnd()
+            delivered = self._pump(container, stream, readable)
+            if s.is_file and not self._stop_event.is_set():
+                path = s.url.removeprefix("file://")
+                self._note_truncation(
+                    truncation(path, declared_span(container, stream), readable.end)
+                )
         finally:
             container.close()
-        if self.settings.is_file and not self.settings.loop and not self._stop_event.is_set():
+        if s.is_file and not s.loop and not self._stop_event.is_set():
             raise FileEndedError
         return delivered
 
-    def _pump(self, container: Any, stream: Any) -> int:
+    def _note_truncation(self, words: str | None) -> None:
+        """Say once (and keep in the status) that the file ends before its declared length."""
+        if words is not None:
+            words += "; looping what is readable" if self.settings.loop else "; it ends there"
+        with self._lock:
+            changed = self._status.warning != words
+            self._status = replace(self._status, warning=words)
+        if changed and words is not None:
+            log.warning("camera %s: %s", self.settings.name, words)
+        if changed and self._on_status is not None:
+            self._on_status(self.status)
+
+    def _pump(self, container: Any, stream: Any, readable: ReadableEnd) -> int:
         delivered = 0
         consecutive_errors = 0
         pace = _FilePacer(stream, self._stop_event) if self._paced else None
@@ -232,14 +269,16 @@ class CameraReader(threading.Thread):
                 break
             if packet.size:  # an empty packet flushes the decoder at the end
                 self._count_bytes(packet.size)
+                readable.add(packet)
             if self.ring is not None and packet.pts is not None and packet.size:
                 if template_missing and packet.is_keyframe:
                     self.ring.reset(StreamTemplate.capture(stream, packet))
                     template_missing = False
                 self.ring.add(_stored(packet))
             if self.settings.decode is DecodePolicy.NONE:
-                delivered += 1
-                self._mark_alive_without_frames()
+                if packet.size:
+                    time_s = None if packet.pts is None else float(packet.pts * packet.time_base)
+                    delivered += self._mark_alive_without_frames(time_s)
                 continue
             started = time.perf_counter()
             try:
@@ -254,8 +293,7 @@ class CameraReader(threading.Thread):
             consecutive_errors = 0
             spent = time.perf_counter() - started
             for video_frame in frames:
-                self._deliver(video_frame, spent / max(len(frames), 1))
-                delivered += 1
+                delivered += self._deliver(video_frame, spent / max(len(frames), 1))
                 if pace is not None:
                     pace.wait_for(video_frame)
         return delivered
@@ -268,17 +306,61 @@ class CameraReader(threading.Thread):
         with self._lock:
             self._counters.recent_bytes.append((time.monotonic(), size))
 
-    def _mark_alive_without_frames(self) -> None:
-        """A packets-only reader is online as long as packets flow."""
+    def _mark_alive_without_frames(self, stream_time: float | None) -> int:
+        """A packets-only reader is online as long as fresh packets flow; returns 1 for a
+        fresh packet, 0 for a stale one."""
+        now = time.monotonic()
+        if not self._fresh(now, stream_time):
+            return 0
         with self._lock:
-            self._counters.last_frame_at = time.monotonic()
+            self._counters.last_frame_at = now
             starting = self._status.state is not CameraState.ONLINE
         if starting:
             self._set_state(CameraState.ONLINE, None)
+        return 1
 
-    def _deliver(self, video_frame: Any, decode_seconds: float) -> None:
+    def _fresh(self, arrival: float, stream_time: float | None) -> bool:
+        """Whether what arrived now is a live picture (stale ones are counted and logged)."""
+        if self._clock is None:
+            return True
+        lateness = self._clock.check(arrival, stream_time)
+        if lateness.stale:
+            self._count_stale(lateness)
+            return False
+        if lateness.reanchored:
+            log.warning(
+                "camera %s: the stream flows again, %.1f s behind its own clock; taking that "
+                "as its delay from now on",
+                self.settings.name,
+                lateness.lag_s,
+            )
+        elif self._late_run:
+            log.info(
+                "camera %s: frames on time again (%d stale frame(s) not used)",
+                self.settings.name,
+                self._late_run,
+            )
+        self._late_run = 0
+        return True
+
+    def _count_stale(self, lateness: Lateness) -> None:
+        with self._lock:
+            self._counters.stale += 1
+        if self._late_run == 0:
+            log.warning(
+                "camera %s: a frame arrived %.1f s behind the stream's clock (held up by a hung "
+                "or overloaded camera or server); stale frames are not used",
+                self.settings.name,
+                lateness.lag_s,
+            )
+        self._late_run += 1
+
+    def _deliver(self, video_frame: Any, decode_seconds: float) -> int:
+        """Hand a decoded frame to analysis; returns 1, or 0 for a stale frame (dropped)."""
         now_mono, now_wall = time.monotonic(), time.time()
         stream_time = float(video_frame.time) if video_frame.time is not None else None
+        if not self._fresh(now_mono, stream_time):
+            return 0
         width, height = _target_size(video_frame.width, video_frame.height, self.settings.max_width)
 
         def convert() -> Image:
@@ -309,6 +391,7 @@ class CameraReader(threading.Thread):
                 *size,
             )
             self._set_state(CameraState.ONLINE, None, size=size)
+        return 1
 
     def _set_state(
         self, state: CameraState, error: str | None, *, size: tuple[int, int] | None = None

@@ -15,6 +15,7 @@ def describe_error(error: BaseException) -> str:
         (av.error.HTTPNotFoundError, "404 stream not found (check the URL path)"),
         (ConnectionRefusedError, "connection refused (camera or port down)"),
         (TimeoutError, "timed out"),
+        (av.error.ExitError, "timed out (the stream stopped answering)"),  # PyAV's read timeout
         (av.error.InvalidDataError, "invalid data from the stream"),
         (av.error.EOFError, "end of stream"),
         (FileNotFoundError, "file not found"),

@@ -32,7 +32,9 @@ class CameraStatus:
     dropped: int = 0  # decoded but replaced by a newer frame before analysis took it
     reconnects: int = 0
     decode_errors: int = 0
+    stale_frames: int = 0  # arrived more than stall_timeout_s late (a hung server): not used
     decode_ms: float = 0.0  # mean decode time per frame
     bitrate_kbps: float = 0.0  # over the last few seconds
     fps: float = 0.0  # frames decoded per second over the last few seconds
     frame_age_ms: float | None = None  # age of the newest frame handed to analysis, when taken
+    warning: str | None = None  # a standing problem that does not stop the camera (a cut file)

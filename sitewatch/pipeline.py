@@ -53,6 +53,7 @@ class CameraWork:
     detections_at: float | None = None
     inferred: int = 0
     gated: int = 0
+    stale_skipped: int = 0  # frames older than the stall threshold when taken (not analysed)
     inference_ms: float | None = None  # this camera's share of its batches, smoothed
 
     def record_inference(self, ms: float) -> None:
@@ -62,7 +63,11 @@ class CameraWork:
 
     def figures(self) -> dict[str, float | int]:
         """Per-camera analysis figures for /metrics and /api/health."""
-        found: dict[str, float | int] = {"inferred": self.inferred, "gated": self.gated}
+        found: dict[str, float | int] = {
+            "inferred": self.inferred,
+            "gated": self.gated,
+            "stale_skipped": self.stale_skipped,
+        }
         if self.inference_ms is not None:
             found["inference_ms"] = round(self.inference_ms, 2)
         return found
@@ -227,16 +232,23 @@ class AnalysisLoop(threading.Thread):
             self._stop_event.wait(min(max(soonest - time.monotonic(), 0.01), 0.1))
 
     def _take_due_frames(self, now: float) -> list[tuple[CameraWork, Frame]]:
+        """The newest frame of each camera whose sample is due; a frame that waited in its
+        slot longer than the camera's stall threshold (analysis held up) is skipped: it is no
+        longer a live picture, and the reader's stale frames never reach the slot at all."""
         due: list[tuple[CameraWork, Frame]] = []
         for work in self._cameras:
             if now < work.next_due or work.reader is None:
                 continue
-            frame = work.reader.latest.take_newer(work.last_index, time.monotonic())
-            if frame is None:
+            taken_at = time.monotonic()
+            pending = work.reader.latest.take_newer_pending(work.last_index, taken_at)
+            if pending is None:
                 continue
-            work.last_index = frame.index
+            work.last_index = pending.index
+            if taken_at - pending.monotonic > work.reader.settings.stall_timeout_s:
+                work.stale_skipped += 1
+                continue
             work.next_due = now + work.sample_period_s
-            due.append((work, frame))
+            due.append((work, pending.to_frame()))
         return due
 
     def _detect(self, due: list[tuple[CameraWork, Frame]]) -> dict[str, Detections]:

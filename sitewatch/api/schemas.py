@@ -177,10 +177,18 @@ class CameraOut(Output):
     dropped: int
     reconnects: int
     decode_errors: int
+    stale_frames: int = Field(
+        description="Frames that arrived more than stall_timeout_s late (a hung camera or "
+        "server): never analysed, and they do not make the camera online."
+    )
     decode_ms: float
     bitrate_kbps: float
     fps: float
     frame_age_ms: float | None
+    warning: str | None = Field(
+        description="A standing problem that does not stop the camera, e.g. a looping file "
+        "that is truncated."
+    )
 
 
 class MeOut(Output):
