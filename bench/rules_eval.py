@@ -12,7 +12,9 @@ ingest -> detect -> rules path in video time) with the detector of ``--model``.
    between any two (the empty generated warehouse aisle, ``sitewatch.demo.scene``), so an
    incident ends before the next segment starts: every segment can then open its own incident
    and none hides another's. (A uniform grey or black filler would not do: the detector takes a
-   featureless frame for smoke.)
+   featureless frame for smoke.) The segments are independent trials, so these replays run with
+   the rule's ``cooldown_s`` at 0: live, flames again within the cooldown reopen the ended alert
+   instead of opening one, and replay counts incidents as the live alert lifecycle does.
    - flame: positives hold fire or smoke labels; negatives are hard hat pictures without them
      and the fire set's CCTV pictures without any label (a colourful shop aisle, a living room;
      that set does not label smoke, so an alert there is counted false even if smoke shows).
@@ -91,6 +93,7 @@ GAP_SCENE = SceneSpec(width=854, height=480, fps=1, duration_s=1.0, obstacle=Fal
 NOISE_SIGMA = 2.0
 MIN_HEAD_PX = 32  # bare heads smaller than this (either side, in the 640x480 frame) are skipped
 MATCH_TOLERANCE_S = 2.0
+TRIALS = {"cooldown_s": 0.0}  # every segment may open its own incident (see the docstring)
 SEED = 20261128
 PAIRS = 80  # negative + positive segments per video (fewer when a pool is smaller)
 QUICK_PAIRS = 3
@@ -571,9 +574,13 @@ def _flame_rows(
     # Photographs held still cannot flicker: the rule's temporal evidence (production default)
     # stops them by design. The photo figures are the detector and the rule on one frame's
     # opinion; the "as deployed" row shows what the evidence does to still pictures.
-    single = {"hardhat": {"enabled": False}, "flame": {"evidence": {"enabled": False}}}
+    single = {
+        "hardhat": {"enabled": False},
+        "flame": {"evidence": {"enabled": False}, **TRIALS},
+    }
     flame_config = site_config(workdir, model, single)
-    deployed_config = site_config(workdir, model, {"hardhat": {"enabled": False}})
+    deployed = {"hardhat": {"enabled": False}, "flame": TRIALS}
+    deployed_config = site_config(workdir, model, deployed)
     flame = flame_config.rules.flame
     camera = flame_config.cameras[0]
     flame_plan = assemble(FLAME, *flame_pools(data, half), pairs, flame.clear_s)
@@ -596,7 +603,7 @@ def _flame_rows(
 
 
 def _hardhat_row(data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half) -> RuleRow:
-    hat_config = site_config(workdir, model, {"flame": {"enabled": False}})
+    hat_config = site_config(workdir, model, {"flame": {"enabled": False}, "hardhat": TRIALS})
     hardhat = hat_config.rules.hardhat
     hat_plan = assemble(HARDHAT, *hardhat_pools(data, half), pairs, hardhat.clear_s)
     hat_video = ensure_video(hat_plan)

@@ -2,15 +2,20 @@
 
 Video time replaces the clock: frames are read as fast as the CPU allows (none dropped), sampled
 at the camera's rates in video seconds, and the incidents are reported with their start and end
-in the video. The exit reference is the camera's stored one (``sitewatch calibrate``), a
+in the video. The rules' observations go through the live alert service (``alerts.service``:
+``alerts.lifecycle.decide`` with the configured cooldowns, on a throwaway ledger), so an
+incident is exactly what would have been one alert: flames back within the cooldown reopen it,
+as they do live. The exit reference is the camera's stored one (``sitewatch calibrate``), a
 ``--reference`` picture, or else the video's first frame.
 """
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +23,20 @@ from typing import Any
 import cv2
 import numpy as np
 
+from alerts.contract import Topics
+from alerts.ledger import Ledger
+from alerts.model import AlertChange, EventType
+from alerts.service import AlertService
 from detect.exit_compare import Gray, to_gray
 from detect.inference import DetectorStage
-from detect.observations import Observation, Phase
+from detect.observations import Observation
 from detect.references import ReferenceStore
 from ingest.camera_reader import CameraReader, Pacing, ReaderSettings
 from ingest.frames import Image
 from ingest.status import CameraState
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import CameraWork, Tick, analyse, fit_reference, merged
-from sitewatch.rule_setup import camera_work
+from sitewatch.rule_setup import alert_cooldowns, camera_work
 
 Progress = Callable[[float, float | None], None]  # (video seconds done, duration or None)
 
@@ -38,16 +47,17 @@ class ReplayError(RuntimeError):
 
 @dataclass
 class Incident:
-    """One incident found in the video (times in video seconds)."""
+    """One incident found in the video, i.e. one alert (times in video seconds)."""
 
     hazard: str
     zone: str
     start_s: float
-    end_s: float | None = None
-    severity: str = "warning"
+    end_s: float | None = None  # the last end (an incident reopened within its cooldown)
+    severity: str = "warning"  # critical once it was ever critical
     peak_score: float = 0.0
-    updates: int = 0
+    updates: int = 0  # update events of the alert (reopenings included)
     details: dict[str, float | int | str] = field(default_factory=dict)
+    reopened: int = 0  # times it came back within the cooldown after it had ended
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -74,34 +84,66 @@ class ReplayResult:
 
 
 class IncidentLog:
-    """Folds observations into incidents, the way the alert service opens and ends alerts."""
+    """Observations through the live alert service; each alert it opens is one incident.
 
-    def __init__(self, start: float) -> None:
+    ``service`` is an ``AlertService`` as the runner builds it (same cooldowns, same update
+    rate limit) on a ledger of its own; observations carry no picture, so no evidence is
+    written. Times are reported relative to ``start``.
+    """
+
+    def __init__(self, service: AlertService, start: float = 0.0) -> None:
+        self._service = service
         self._start = start
-        self.open: dict[tuple[str, str], Incident] = {}
-        self.done: list[Incident] = []
+        self._incidents: dict[str, Incident] = {}  # by alert id
 
-    def add(self, observation: Observation) -> None:
-        """Account for one observation."""
-        key = (observation.hazard.value, observation.zone)
-        at = round(observation.time - self._start, 2)
-        incident = self.open.get(key)
-        if observation.phase is Phase.START or incident is None:
-            incident = Incident(observation.hazard.value, observation.zone, at)
-            self.open[key] = incident
-        else:
-            incident.updates += observation.phase is Phase.UPDATE
-        incident.peak_score = max(incident.peak_score, observation.score)
-        if observation.severity.value == "critical":
+    def add(self, observation: Observation) -> AlertChange | None:
+        """Apply one observation as the live analysis loop does; returns the alert change."""
+        change = self._service.handle(observation, None)
+        if change is not None:
+            self._fold(change)
+        return change
+
+    def flush(self, now: float) -> None:
+        """Publish held updates whose quiet interval has passed (as live, after each frame)."""
+        self._service.flush_updates(now)
+
+    def _fold(self, change: AlertChange) -> None:
+        alert = change.after
+        incident = self._incidents.get(alert.alert_id)
+        if incident is None:
+            incident = Incident(alert.hazard, alert.zone, self._at(alert.started_at))
+            self._incidents[alert.alert_id] = incident
+        elif change.type is EventType.UPDATE:
+            incident.updates += 1
+            if change.before is not None and not change.before.active:
+                incident.reopened += 1
+        incident.end_s = None if alert.ended_at is None else self._at(alert.ended_at)
+        incident.peak_score = max(incident.peak_score, alert.peak_score)
+        if alert.severity == "critical":
             incident.severity = "critical"
-        incident.details = dict(observation.details)
-        if observation.phase is Phase.END:
-            incident.end_s = at
-            self.done.append(self.open.pop(key))
+        incident.details = dict(alert.details)
+
+    def _at(self, when: float) -> float:
+        return round(when - self._start, 2)
 
     def all(self) -> list[Incident]:
         """Ended and still open incidents, by start time."""
-        return sorted([*self.done, *self.open.values()], key=lambda i: (i.start_s, i.hazard))
+        return sorted(self._incidents.values(), key=lambda i: (i.start_s, i.hazard))
+
+
+@contextmanager
+def incident_log(config: SiteConfig, start: float = 0.0) -> Iterator[IncidentLog]:
+    """An ``IncidentLog`` over the live alert service with ``config``'s cooldowns, on a
+    ledger in a temporary folder (removed on exit)."""
+    with tempfile.TemporaryDirectory(prefix="sitewatch-replay-") as folder:
+        data_dir = Path(folder)
+        ledger = Ledger(data_dir / "ledger.sqlite3")
+        try:
+            topics = Topics(config.mqtt.topic_prefix, config.site.id)
+            service = AlertService(ledger, topics, data_dir, "", alert_cooldowns(config))
+            yield IncidentLog(service, start)
+        finally:
+            ledger.close()
 
 
 def _reference(config: SiteConfig, camera: str, picture: Path | None) -> Gray | None:
@@ -154,14 +196,13 @@ def replay(
         buffer_seconds=0.0,
     )
     reader = CameraReader(settings, stop)
-    log = IncidentLog(0.0)
     frames = sampled = 0
     video_time = first = 0.0
     started = time.monotonic()
     duration = _duration(video)
     reader.start()
     last = -1
-    try:
+    with incident_log(config) as log, _stopping(reader, stop):
         while True:
             finished = reader.finished.is_set()  # read first: no frame comes after it
             pending = reader.latest.take_newer_pending(last)
@@ -192,11 +233,10 @@ def replay(
                 work, image, video_time, video_time, tick, fresh, reference_of
             ):
                 log.add(observation)
+            log.flush(video_time)
             if progress is not None:
                 progress(video_time, duration)
-    finally:
-        stop.set()
-        reader.join(5.0)
+        incidents = log.all()
     if frames == 0:
         status = reader.status
         raise ReplayError(f"{video}: no frame decoded ({status.last_error or status.state.value})")
@@ -209,8 +249,17 @@ def replay(
         work.inferred,
         work.gated,
         round(time.monotonic() - started, 2),
-        log.all(),
+        incidents,
     )
+
+
+@contextmanager
+def _stopping(reader: CameraReader, stop: threading.Event) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        stop.set()
+        reader.join(5.0)
 
 
 def _duration(video: Path) -> float | None:

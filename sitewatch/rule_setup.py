@@ -126,3 +126,14 @@ def camera_work(
             )
         )
     return work
+
+
+def alert_cooldowns(config: SiteConfig) -> dict[str, float]:
+    """Per hazard, how soon after an alert ended the same incident reopens it instead of
+    opening a new one (the alert service's ``cooldowns``, live and replay alike)."""
+    rules = config.rules
+    return {
+        "blocked_exit": rules.blocked_exit.cooldown_s,
+        "flame": rules.flame.cooldown_s,
+        "missing_hardhat": rules.hardhat.cooldown_s,
+    }

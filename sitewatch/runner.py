@@ -36,7 +36,7 @@ from sitewatch.config.camera import Camera
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
 from sitewatch.pipeline import AnalysisLoop, CameraWork
-from sitewatch.rule_setup import camera_work
+from sitewatch.rule_setup import alert_cooldowns, camera_work
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 10.0
@@ -141,11 +141,7 @@ class Runner:
             self.topics,
             data_dir,
             api_base_url(config),
-            {
-                "blocked_exit": config.rules.blocked_exit.cooldown_s,
-                "flame": config.rules.flame.cooldown_s,
-                "missing_hardhat": config.rules.hardhat.cooldown_s,
-            },
+            alert_cooldowns(config),
             recorded=wake,
         )
         pairs = [self._readers_of(camera) for camera in config.cameras if camera.enabled]
