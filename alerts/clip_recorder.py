@@ -4,6 +4,11 @@ A clip starts at the keyframe at or before ``pre_roll_s`` ahead of the alert and
 ``post_roll_s`` after the incident ended. Long incidents are cut into parts of at most
 ``max_seconds`` (each part starts at a keyframe). Packets arrive from the camera reader through
 a non-blocking queue; one thread writes every clip.
+
+On a full disk (``alerts.disk_space``) a part that cannot start or cannot go on is reported
+missing (``on_missing``) with the reason; what its recording already holds stays on disk and is
+finished once space returns, and the incident continues in a new part as soon as evidence may be
+written again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 import av
 
 from alerts.clip_writer import ClipWriter
+from alerts.disk_space import DiskGuard, is_disk_full
 from alerts.model import Evidence
 from ingest.packet_ring import PacketRing, StoredPacket, StreamTemplate
 
@@ -48,6 +54,7 @@ class ClipReady:
 
 
 Item = tuple[StoredPacket, StreamTemplate]
+MissingSink = Callable[[str, int, str], None]  # (alert_id, part, reason)
 
 
 class _Job:
@@ -60,6 +67,7 @@ class _Job:
         self.end: float | None = None
         self.part = 1
         self.writer: ClipWriter | None = None
+        self.waiting_for_space = False  # this part is reported missing until space returns
         self.backlog: list[Item] = []  # pre-roll from the ring, written first
         self.inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()  # live packets after it
         self.unsubscribe: Callable[[], None] = lambda: None
@@ -84,8 +92,12 @@ class ClipRecorder(threading.Thread):
         settings: ClipSettings,
         on_ready: Callable[[ClipReady], None],
         stop: threading.Event,
+        disk: DiskGuard | None = None,
+        on_missing: MissingSink | None = None,
     ) -> None:
         super().__init__(name="clip-recorder", daemon=True)
+        self._disk = disk
+        self._on_missing = on_missing
         self._data_dir = data_dir
         self._rings = dict(rings)
         self._settings = settings
@@ -93,20 +105,24 @@ class ClipRecorder(threading.Thread):
         self._stop_event = stop
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
+        self._stranded: list[Path] = []
         self.failed = 0
 
-    def begin(self, alert_id: str, camera: str, started_at: float, first_part: int = 1) -> bool:
+    def begin(
+        self, alert_id: str, camera: str, started_at: float, first_part: int = 1
+    ) -> int | None:
         """Start the clip of a new (or reopened) alert; pre-roll comes from the ring. A clip
-        still in its post-roll simply goes on."""
+        still in its post-roll simply goes on. Returns the part being recorded (None: the
+        camera keeps no packets)."""
         ring = self._rings.get(camera)
         if ring is None:
             log.warning("camera %s keeps no packets (buffer_seconds: 0): no clip", camera)
-            return False
+            return None
         with self._lock:
             running = self._jobs.get(alert_id)
             if running is not None:
                 running.end = None
-                return True
+                return running.part
         job = _Job(alert_id, camera, started_at)
         job.part = first_part
         snapshot, job.unsubscribe = ring.subscribe(lambda p, t: job.inbox.put((p, t)))
@@ -115,7 +131,7 @@ class ClipRecorder(threading.Thread):
             job.backlog = [(p, snapshot.template) for p in _pre_roll(snapshot.packets, since)]
         with self._lock:
             self._jobs[alert_id] = job
-        return True
+        return job.part
 
     def end(self, alert_id: str, ended_at: float) -> None:
         """The incident ended: finish the clip after the post-roll."""
@@ -130,6 +146,17 @@ class ClipRecorder(threading.Thread):
         with self._lock:
             return len(self._jobs)
 
+    def stranded(self) -> list[Path]:
+        """Recordings a full disk cut short, still on disk (finished once space returns)."""
+        with self._lock:
+            self._stranded = [path for path in self._stranded if path.exists()]
+            return list(self._stranded)
+
+    def _strand(self, writer: ClipWriter) -> None:
+        writer.abort(keep_partial=True)
+        with self._lock:
+            self._stranded.append(writer.partial)
+
     def run(self) -> None:
         """Write until stop, then finish every open clip with what it has."""
         while not self._stop_event.wait(0.25):
@@ -143,10 +170,18 @@ class ClipRecorder(threading.Thread):
             try:
                 done = self._advance(job, now, final)
             except (av.error.FFmpegError, OSError, ValueError) as error:
+                if is_disk_full(error) and not final:
+                    self._out_of_space(job, error)
+                    with self._lock:
+                        retired = self._jobs.get(job.alert_id) is not job
+                    if retired:  # it failed while finishing its last part
+                        job.unsubscribe()
+                    continue
                 self.failed += 1
                 log.error("clip of alert %s failed: %s", job.alert_id, error)
                 if job.writer is not None:
                     job.writer.abort()
+                    job.writer = None
                 done = True
             if done:
                 job.unsubscribe()
@@ -165,6 +200,25 @@ class ClipRecorder(threading.Thread):
             self._retire(job)
             return True
         return False
+
+    def _out_of_space(self, job: _Job, error: BaseException) -> None:
+        """The disk filled mid-clip: keep what the recording holds (finished when space
+        returns), report the part missing, go on in a new part once space is back."""
+        self.failed += 1
+        if self._disk is not None:
+            self._disk.release_reserve()
+        reason = self._disk.describe() if self._disk is not None else str(error)
+        reason += f" while recording clip part {job.part}"
+        log.error("clip of alert %s: %s (%s)", job.alert_id, reason, error)
+        if job.writer is not None:
+            self._strand(job.writer)
+            job.writer = None
+        self._report_missing(job, reason)
+        job.part += 1
+
+    def _report_missing(self, job: _Job, reason: str) -> None:
+        if self._on_missing is not None:
+            self._on_missing(job.alert_id, job.part, reason)
 
     def _forget(self, job: _Job) -> None:
         """Drop ``job`` from the running ones (not a newer job of the same alert)."""
@@ -188,12 +242,27 @@ class ClipRecorder(threading.Thread):
                 job.part += 1
                 writer = None
         if writer is None:
-            if not packet.keyframe:
+            if not packet.keyframe or not self._room_for(job):
                 return
             name = "clip.mp4" if job.part == 1 else f"clip-{job.part}.mp4"
-            writer = ClipWriter(self._data_dir / "evidence" / job.alert_id / name, template)
+            path = self._data_dir / "evidence" / job.alert_id / name
+            writer = ClipWriter(path, template, packet.wall_time)
             job.writer = writer
         writer.add(packet)
+
+    def _room_for(self, job: _Job) -> bool:
+        """False (the part reported missing once) while the disk is too full for evidence."""
+        if self._disk is None:
+            return True
+        try:
+            self._disk.check()
+        except OSError as error:
+            if not job.waiting_for_space:
+                job.waiting_for_space = True
+                self._report_missing(job, f"{error}; clip part {job.part} waits for space")
+            return False
+        job.waiting_for_space = False
+        return True
 
     def _finish(self, job: _Job) -> None:
         writer, job.writer = job.writer, None
@@ -201,7 +270,12 @@ class ClipRecorder(threading.Thread):
             if writer is not None:
                 writer.abort()
             return
-        sha256 = writer.close()
+        try:
+            sha256 = writer.close()
+        except OSError as error:
+            if is_disk_full(error):
+                self._strand(writer)  # finished once space returns
+            raise
         relative = writer.path.relative_to(self._data_dir).as_posix()
         ready = ClipReady(
             job.alert_id,
@@ -222,6 +296,7 @@ class ClipRecorder(threading.Thread):
             else "",
         )
         self._on_ready(ready)
+        writer.discard_partial()
 
 
 def _pre_roll(packets: tuple[StoredPacket, ...], since: float) -> list[StoredPacket]:

@@ -21,6 +21,7 @@ from typing import IO, Any
 from alerts import audit
 from alerts.cases import read_case
 from alerts.contract import alert_document, iso
+from alerts.evidence_check import chain_digests, trail_digest
 from alerts.ledger import Ledger, read_alerts, sha256_text
 
 DOSSIER_FORMAT = "sitewatch.dossier/1"
@@ -74,6 +75,7 @@ def export_dossier(
             )
         ]
         chain = audit.verify_chain(audit.read_entries(db))
+    sealed = chain_digests(entries)  # what the trail recorded of each evidence file
     sums: list[tuple[str, str]] = []
     manifest_files: list[dict[str, Any]] = []
     evidence: list[dict[str, Any]] = []
@@ -111,7 +113,7 @@ def export_dossier(
                 add(f"evidence/{item.name}", data)
                 actual = hashlib.sha256(data).hexdigest()
                 row.update(included=True, sha256=actual, matches_record=actual == item.sha256)
-                if actual != item.sha256:
+                if actual != item.sha256 or actual != sealed.get((alert_id, item.name)):
                     mismatches.append(item.name)
             elif item.removed_at is None:
                 row["missing"] = True
@@ -165,12 +167,27 @@ def _check_contents(read: Callable[[str], bytes], manifest: dict[str, Any]) -> l
     """Evidence against its recorded digests; audit entries against their hashes; events
     against the digests sealed in the trail."""
     problems = []
+    trail = json.loads(read("audit.json"))
+    sealed_files: dict[str, str] = {}  # evidence name -> SHA-256 in the audit trail
+    for raw in trail["entries"]:
+        named = trail_digest(raw["action"], json.loads(raw["detail_text"]))
+        if named is not None:
+            sealed_files[named[0]] = named[1]
     for item in manifest.get("evidence", []):
-        if item.get("included") and item.get("sha256") != item.get("recorded_sha256"):
+        in_trail = sealed_files.get(item["name"])
+        if not item.get("included"):
+            pass
+        elif item.get("sha256") != item.get("recorded_sha256"):
             problems.append(f"evidence {item['name']} differs from the digest recorded at capture")
+        elif in_trail is None:
+            problems.append(f"evidence {item['name']} is not recorded in the audit trail")
+        elif item.get("sha256") != in_trail:
+            problems.append(
+                f"evidence {item['name']} differs from the SHA-256 recorded in the audit trail"
+                " (its digest in the evidence table was changed)"
+            )
         if item.get("missing"):
             problems.append(f"evidence {item['name']} was missing at export")
-    trail = json.loads(read("audit.json"))
     sealed: dict[str, str] = {}
     for raw in trail["entries"]:
         recomputed = audit.entry_hash(

@@ -23,24 +23,39 @@ def write_atomically(path: Path, data: bytes) -> None:
     """Write via a temporary file, fsync, rename: a crash leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
     temporary.replace(path)
+
+
+def encode_jpeg(image: Image, quality: int = 90) -> bytes:
+    """``image`` as JPEG bytes."""
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot encode snapshot of shape {image.shape}")
+    return bytes(encoded.tobytes())
+
+
+def jpeg_evidence(alert_id: str, kind: EvidenceKind, data: bytes) -> Evidence:
+    """The record of JPEG ``data`` stored as ``evidence/<alert_id>/<kind>.jpg``."""
+    relative = Path("evidence") / alert_id / f"{kind.value.replace('_', '-')}.jpg"
+    return Evidence(relative.as_posix(), hashlib.sha256(data).hexdigest(), kind)
 
 
 def save_jpeg(
     data_dir: Path, alert_id: str, kind: EvidenceKind, image: Image, quality: int = 90
 ) -> Evidence:
     """Store ``image`` as ``evidence/<alert_id>/<kind>.jpg``; the path is relative to data_dir."""
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError(f"cannot encode snapshot of shape {image.shape}")
-    data = encoded.tobytes()
-    relative = Path("evidence") / alert_id / f"{kind.value.replace('_', '-')}.jpg"
-    write_atomically(data_dir / relative, data)
-    return Evidence(relative.as_posix(), hashlib.sha256(data).hexdigest(), kind)
+    data = encode_jpeg(image, quality)
+    item = jpeg_evidence(alert_id, kind, data)
+    write_atomically(data_dir / item.path, data)
+    return item
 
 
 def line_style(width: int) -> tuple[int, float]:

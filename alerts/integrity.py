@@ -1,19 +1,18 @@
 """Whole-ledger checks for auditors: the audit chain (against an anchor kept outside the ledger,
 when one is given), the alert, event and outbox rows against the trail (``trail_rows``) and,
-optionally, every kept evidence file against the digest recorded when it was captured."""
+optionally, every kept evidence file against the digest the audit trail holds, and evidence that
+is missing (``evidence_check``)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alerts import audit
+from alerts.evidence_check import check_evidence
 from alerts.ledger import Ledger
 from alerts.trail_rows import RowReport, check_rows
-
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +56,6 @@ class IntegrityReport:
         }
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_ledger(
     ledger: Ledger,
     data_dir: Path,
@@ -81,14 +71,6 @@ def verify_ledger(
             found = audit.stored_hash(db, anchor.seq)
             anchor_problem = audit.check_anchor(chain, anchor, found, audit.head(db).seq)
         rows = check_rows(db)
-    problems: list[str] = []
-    checked = 0
-    if evidence:
-        for alert, item in ledger.evidence_files():
-            checked += 1
-            path = data_dir / item.path
-            if not path.is_file():
-                problems.append(f"{alert.alert_id}/{item.name}: file is missing")
-            elif file_sha256(path) != item.sha256:
-                problems.append(f"{alert.alert_id}/{item.name}: differs from its recorded SHA-256")
+        # Evidence files against the digests the chain holds, and evidence that is missing.
+        checked, problems = check_evidence(db, data_dir) if evidence else (0, [])
     return IntegrityReport(chain, checked, tuple(problems), rows, anchor, anchor_problem)

@@ -13,13 +13,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from alerts import audit
+from alerts import audit, evidence_expected
 from alerts.contract import with_audit_head
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 
@@ -120,6 +120,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX alerts_by_hazard ON alerts (hazard, started_at, alert_id);
     CREATE INDEX alerts_by_state ON alerts (workflow_state, started_at, alert_id);
     """,
+    # 4: evidence expected but not (yet) there: clip parts being recorded, files a full disk
+    # refused (alerts.evidence_expected).
+    evidence_expected.TABLE,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 APPEND_ONLY_TRIGGERS = """
@@ -366,12 +369,15 @@ class Ledger:
         created_at: float,
         topic: str,
         payload: str | Callable[[AlertChange], str],
+        expected: Sequence[evidence_expected.Expected] = (),
     ) -> AlertChange:
         """Store the alert as it is after ``change``, its event, its outbox row and its audit
         entries (creation, end, new evidence with digests), atomically.
 
         Detection never changes a case's workflow state: the stored state wins and ``payload``,
-        when a callable, is built from the change as stored (which is returned).
+        when a callable, is built from the change as stored (which is returned). The alert's
+        files meet their expectations; ``expected`` records evidence that is not there (a file
+        the disk refused), in the same transaction.
         """
         with self.transaction() as db:
             row = db.execute(
@@ -429,6 +435,9 @@ class Ledger:
                     if e.removed_at is None
                 ],
             )
+            evidence_expected.resolve(db, alert.alert_id, alert.evidence, created_at)
+            for item in expected:
+                evidence_expected.expect(db, item, created_at)
             text = payload if isinstance(payload, str) else payload(change)
             text = insert_event(
                 db, event_id, alert.alert_id, change.type.value, created_at, topic, text
@@ -447,6 +456,26 @@ class Ledger:
                     db, created_at, audit.SYSTEM_ACTOR, "alert.updated", alert.alert_id, seal
                 )
         return change
+
+    def expect_evidence(self, item: evidence_expected.Expected, at: float) -> None:
+        """Record evidence that should come (a clip part recording) or could not be written."""
+        with self.transaction() as db:
+            evidence_expected.expect(db, item, at)
+
+    def expected_evidence(self, alert_id: str | None = None) -> list[evidence_expected.Expected]:
+        """Expected evidence not recorded yet (of one alert, or all)."""
+        with self._lock:
+            return evidence_expected.unresolved(self._db, alert_id)
+
+    def evidence_missing_count(self) -> int:
+        """Evidence files that could not be written and are not there yet."""
+        with self._lock:
+            return evidence_expected.missing_count(self._db)
+
+    def next_clip_part(self, alert_id: str) -> int:
+        """The next clip part number of an alert."""
+        with self._lock:
+            return evidence_expected.next_clip_part(self._db, alert_id)
 
     def mark_delivered(self, seqs: list[int], at: float) -> None:
         """Record PUBACKs."""

@@ -16,9 +16,12 @@ import uvicorn
 
 from alerts.cases import CaseService
 from alerts.clip_recorder import ClipRecorder, ClipSettings
+from alerts.clip_recovery import recover_at_start
 from alerts.contract import Topics
+from alerts.disk_space import MB, DiskGuard
 from alerts.embedded_broker import EmbeddedBroker
 from alerts.escalation import EscalationWorker
+from alerts.evidence_retry import EvidenceRetry
 from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.retention import RetentionPolicy, RetentionWorker
@@ -132,6 +135,8 @@ class Runner:
             if config.mqtt.mode is MqttMode.EMBEDDED
             else None
         )
+        storage = config.storage
+        self.disk = DiskGuard(data_dir, int(storage.min_free_mb * MB), int(storage.reserve_mb * MB))
         wake = threading.Event()
         self.publisher = MqttPublisher(
             broker_settings(config), self.ledger, self.topics, self.stop, wake
@@ -143,6 +148,7 @@ class Runner:
             api_base_url(config),
             alert_cooldowns(config),
             recorded=wake,
+            disk=self.disk,
         )
         pairs = [self._readers_of(camera) for camera in config.cameras if camera.enabled]
         self.readers = [detect for detect, _ in pairs]
@@ -160,9 +166,19 @@ class Runner:
             ClipSettings(clips.pre_roll_s, clips.post_roll_s, clips.max_clip_s),
             self.service.clip_ready,
             self.stop,
+            self.disk,
+            self.service.clip_missing,
         )
         self.service.clips = self.clip_recorder
-        storage = config.storage
+        self.evidence_retry = EvidenceRetry(
+            self.disk,
+            self.ledger,
+            self.service.retry_missing,
+            self.service.clip_ready,
+            self.service.clip_missing,
+            self.clip_recorder.stranded,
+            self.stop,
+        )
         self.retention = RetentionWorker(
             self.ledger,
             data_dir,
@@ -266,13 +282,37 @@ class Runner:
             "frames_analysed": self.analysis.frames_analysed,
             "clips_recording": self.clip_recorder.active,
             "clips_failed": self.clip_recorder.failed,
+            **self.evidence_health(),
             **(self.detectors.health() if self.detectors is not None else {}),
             "camera_analysis": self.analysis.figures(),
             "alerts_by_hazard": self.ledger.hazard_counts(),
         }
 
+    def evidence_health(self) -> dict[str, Any]:
+        """Evidence that could not be written, and the data directory's free space."""
+        free = self.disk.free_bytes()
+        return {
+            "evidence_missing": self.ledger.evidence_missing_count(),
+            "evidence_waiting_for_space": self.service.pending_files
+            + len(self.clip_recorder.stranded()),
+            "data_dir_free_bytes": free,
+            "disk_full": free < self.disk.floor_bytes,
+            "evidence_reserve_bytes": self.disk.reserve_bytes
+            if self.disk.reserve_path.exists()
+            else 0,
+        }
+
     def start(self) -> None:
-        """Start every thread (broker first, API last)."""
+        """Start every thread (broker first, API last); unfinished clips of the last run are
+        recovered first, and incidents still open record a new clip part."""
+        self.disk.ensure_reserve()
+        recover_at_start(
+            self.config.storage.data_dir,
+            self.ledger,
+            self.service.clip_ready,
+            self.service.clip_missing,
+            self.disk,
+        )
         if self.broker is not None:
             self.broker.start()
         self.publisher.start()
@@ -284,8 +324,10 @@ class Runner:
         for reader in [*self.readers, *self.recorders]:
             reader.start()
         self.watchdog.start()
+        self.service.resume_clips(time.time())
         self.analysis.start()
         self.clip_recorder.start()
+        self.evidence_retry.start()
         self.retention.start()
         self.escalation.start()
         if self.api_server is not None:

@@ -17,6 +17,19 @@ class Storage(Section):
     )
     retention_days: int = Field(default=90, ge=1, le=3650)
     disk_quota_gb: float = Field(default=20.0, gt=0)
+    min_free_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="Evidence is written only while this much stays free in data_dir (room for "
+        "the ledger); what a full disk refuses is recorded missing and written once space "
+        "returns.",
+    )
+    reserve_mb: float = Field(
+        default=16.0,
+        ge=0,
+        description="A file of this size kept in data_dir and deleted when the disk fills, so "
+        "that the ledger can still commit (0: none).",
+    )
 
 
 class EvidenceClips(Section):
