@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,12 +25,20 @@ import av
 import pytest
 import yaml
 
+from alerts.clip_recorder import ClipRecorder, ClipSettings
+from alerts.contract import Topics
+from alerts.disk_space import DiskGuard
+from alerts.evidence_retry import EvidenceRetry
 from alerts.integrity import verify_ledger
+from alerts.ledger import Ledger
 from alerts.model import EvidenceKind
+from alerts.service import AlertService
 from core.vocabulary import Hazard
 from detect.observations import Observation, Phase
+from ingest.camera_reader import CameraReader, ReaderSettings
 from sitewatch.demo.scene import EXIT_ZONE, SceneSpec, render_scene
 from tests.api_site import T0, make_site, serve, token_of
+from tests.media import h264_clip
 from tests.servers import BrokerInfo, free_port, mosquitto, rtsp_server
 from tests.test_end_to_end import Inbox, subscribe
 
@@ -209,8 +219,6 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
 def fill(path: Path, leave_bytes: int) -> Path:
     """A file that leaves ``leave_bytes`` free on ``path``'s filesystem."""
     filler = path / "filler.bin"
-    import shutil
-
     size = shutil.disk_usage(path).free - leave_bytes
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
@@ -368,3 +376,54 @@ def test_verify_flags_an_alert_whose_clip_never_came(tmp_path: Path) -> None:
     )
     assert site.ledger.alert(change.after.alert_id) is not None
     assert EvidenceKind.CLIP not in {e.kind for e in change.after.evidence}
+
+
+def test_a_clip_cut_short_by_a_full_disk_is_finished_when_space_returns(tmp_path: Path) -> None:
+    """ENOSPC in the middle of a recording: the part is recorded missing with the reason, the
+    recording kept; once space returns the retry finishes and records it."""
+    source = h264_clip(tmp_path, seconds=6.0)
+    with small_tmpfs(tmp_path / "data", "2m") as data:
+        ledger = Ledger(tmp_path / "ledger.sqlite3")  # the ledger lives elsewhere here
+        disk = DiskGuard(data, floor_bytes=0, reserve_bytes=0)
+        service = AlertService(ledger, Topics("sw", "t"), data, "http://h", {}, disk=disk)
+        stop = threading.Event()
+        reader = CameraReader(ReaderSettings("cam", str(source), buffer_seconds=3.0), stop)
+        assert reader.ring is not None
+        recorder = ClipRecorder(
+            data, {"cam": reader.ring}, ClipSettings(1.0, 1.0), service.clip_ready, stop, disk,
+            service.clip_missing,
+        )  # fmt: skip
+        service.clips = recorder
+        retry = EvidenceRetry(
+            disk, ledger, service.retry_missing, service.clip_ready, service.clip_missing,
+            recorder.stranded, stop,
+        )  # fmt: skip
+        reader.start()
+        recorder.start()
+        try:
+            assert wait_until(lambda: reader.ring is not None and reader.ring.snapshot(), 20)
+            fill(data, 60_000)  # room for about two seconds of this video
+            change = service.handle(
+                Observation("cam", "z", Hazard.FLAME, Phase.START, time.time(), 0.9), None
+            )
+            assert change is not None
+            alert_id = change.after.alert_id
+            assert wait_until(recorder.stranded, 20)
+            rows = ledger.expected_evidence(alert_id)
+            (data / "filler.bin").unlink()
+            retry.retry_once()
+            alert = ledger.alert(alert_id)
+        finally:
+            stop.set()
+            recorder.join(10)
+            reader.join(10)
+            ledger.close()
+        assert alert is not None
+        clips = [e for e in alert.evidence if e.kind is EvidenceKind.CLIP]
+        first = next(e for e in clips if e.part == 1)
+        frames, packets = decoded_frames(data / first.path)
+        assert frames == packets > 10
+        assert not partials(data / "evidence" / alert_id, ".clip.mp4.*.partial")
+    (missing,) = [r for r in rows if r.part == 1]
+    assert missing.status.value == "missing" and missing.reason.startswith("disk full: ")
+    assert "while recording clip part 1" in missing.reason
