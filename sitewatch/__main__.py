@@ -1,5 +1,5 @@
 """``python -m sitewatch``."""
 
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 
 app()

@@ -23,7 +23,7 @@ from alerts.workflow import Action
 from detect.references import ReferenceStore
 from sitewatch.api.auth import FailureLimiter
 from sitewatch.api.routes import ROUTERS
-from sitewatch.cli import app as cli
+from sitewatch.cli.app import app as cli
 from sitewatch.config.loader import load_config
 from tests.api_site import ROLES, T0, Clock, Site, bearer, make_site, serve
 

@@ -15,7 +15,7 @@ from alerts import audit
 from alerts.cases import CaseRequest
 from alerts.ledger import MIGRATIONS, Ledger
 from alerts.workflow import Action
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 from tests.api_site import T0, Site, make_site
 
 

@@ -16,7 +16,7 @@ from alerts.ledger import Ledger
 from detect.references import ReferenceStore
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 from tests.media import h264_clip
 from tests.servers import rtsp_server
 

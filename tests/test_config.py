@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 from sitewatch.config.loader import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from alerts.cases import CaseRequest
 from alerts.dossier import DossierError, export_dossier, verify_dossier
 from alerts.workflow import Action
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 from tests.api_site import BASE_URL, T0, TOPICS, Site, make_site
 
 

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-LIVE_MODULES = ("sitewatch.cli", "sitewatch.runner", "sitewatch.api.app", "sitewatch.replay")
+LIVE_MODULES = ("sitewatch.cli.app", "sitewatch.runner", "sitewatch.api.app", "sitewatch.replay")
 FORBIDDEN = ("lab", "bench", "tests", "ultralytics", "torch")
 
 

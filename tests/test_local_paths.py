@@ -14,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sitewatch import model_commands
-from sitewatch.cli import app
+from sitewatch.cli import models as model_commands
+from sitewatch.cli.app import app
 from sitewatch.config.loader import ConfigError, load_config
 from tests.yolo_files import MODEL, write_image
 

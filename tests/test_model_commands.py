@@ -21,7 +21,7 @@ from alerts.evidence import BOX_COLOUR
 from detect.engine import OnnxDetector
 from detect.image_files import read_image
 from lab.evaluation import evaluate_model
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 from tests.yolo_files import MODEL, SHARED_DATASET, write_dataset, write_image
 
 FLAWLESS_AP = 0.995  # what `yolo val` prints for a class without a single mistake

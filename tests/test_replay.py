@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 from sitewatch.demo.scene import EXIT_ZONE, OBSTACLE_SLIDE_S, SceneSpec, render_scene
 
 ROOT = Path(__file__).resolve().parents[1]

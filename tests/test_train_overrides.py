@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lab.training import TrainingError, parse_overrides
-from sitewatch.cli import app
+from sitewatch.cli.app import app
 
 
 def test_values_are_typed() -> None:

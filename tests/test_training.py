@@ -58,7 +58,7 @@ def ultralytics_root() -> Path:
 def test_train_export_and_run_with_our_engine(
     tmp_path: Path, ultralytics_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sitewatch.cli import app
+    from sitewatch.cli.app import app
 
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics-config"))
     data = _write_dataset(tmp_path / "data")
@@ -121,7 +121,7 @@ def test_train_export_and_run_with_our_engine(
 
 
 def test_train_refuses_a_bare_model_name(tmp_path: Path, ultralytics_root: Path) -> None:
-    from sitewatch.cli import app
+    from sitewatch.cli.app import app
 
     data = _write_dataset(tmp_path / "data", images=2)
     result = CliRunner().invoke(app, ["train", "--data", str(data), "--weights", "yolov8n.pt"])

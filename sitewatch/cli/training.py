@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+from sitewatch.cli.common import err, out
 
 
 def train_command(

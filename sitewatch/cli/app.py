@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from alerts.ledger import LedgerError
-from detect.model_probe import describe_model
 from ingest.url import redact_url
-from sitewatch import audit_commands, model_commands, token_commands, train_commands
-from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.cli import audit, models, tokens, training
+from sitewatch.cli.common import ConfigOption, err, load_site, out
 from sitewatch.config.site import SiteConfig
 
 app = typer.Typer(
@@ -23,29 +21,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="Site configuration (YAML).", show_default=False)
-]
-
-
-def load_or_exit(path: Path) -> SiteConfig:
-    """Load a config or print every problem and exit 2."""
-    try:
-        return load_config(path, read_model=describe_model)
-    except ConfigError as error:
-        err.print(f"[bold red]{path}: {len(error.problems)} problem(s)[/]")
-        for problem in error.problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="Site configuration (YAML).")]) -> None:
     """Validate a configuration; print every error with its YAML path (exit 2) or a summary."""
-    config = load_or_exit(path)
+    config = load_site(path)
     out.print(f"[green]✓[/] {path} is valid — site [bold]{config.site.id}[/] {config.site.name}")
     table = Table("camera", "url", "fps", "zones", "enabled", box=None, pad_edge=False)
     for camera in config.cameras:
@@ -98,7 +79,7 @@ def run(
     if log_format not in {"text", "json"}:
         err.print(f"--log-format must be 'text' or 'json', not '{log_format}'")
         raise typer.Exit(2)
-    site = load_or_exit(config)
+    site = load_site(config)
     configure_logging(log_format, log_level, secrets=secrets_of(site))
     try:
         code = run_site(site)
@@ -118,7 +99,7 @@ def demo(
     """Generated warehouse scene over a local RTSP server, embedded broker, alerts printed."""
     from sitewatch.demo.session import run_demo
 
-    site = load_or_exit(config)
+    site = load_site(config)
     raise typer.Exit(run_demo(site, seconds))
 
 
@@ -159,7 +140,7 @@ def calibrate(
     from sitewatch.calibrate import CalibrationError
     from sitewatch.calibrate import calibrate as capture
 
-    site = load_or_exit(config)
+    site = load_site(config)
     try:
         result = capture(site, camera, image, timeout)
     except CalibrationError as error:
@@ -192,7 +173,7 @@ def replay(
     from sitewatch.replay import replay as run_replay
     from sitewatch.runner import StartupError, load_detectors
 
-    site = load_or_exit(config)
+    site = load_site(config)
     try:
         detectors = load_detectors(site)
         with Progress(
@@ -248,7 +229,7 @@ def secrets_of(config: SiteConfig) -> list[str]:
     return found
 
 
-train_commands.register(app)
-model_commands.register(app)
-token_commands.register(app)
-audit_commands.register(app)
+training.register(app)
+models.register(app)
+tokens.register(app)
+audit.register(app)

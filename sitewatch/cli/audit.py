@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from sitewatch.token_commands import ConfigOption, cli_actor, load_site, open_ledger
+from sitewatch.cli.common import ConfigOption, cli_actor, err, load_site, open_ledger, out
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
 audit_app = typer.Typer(help="Audit trail: verify it, export and check case dossiers.")
 
 

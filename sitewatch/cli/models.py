@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import cv2
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -20,16 +19,15 @@ from detect.detections import Detections
 from detect.engine import OPERATING_CONFIDENCE, ModelError, OnnxDetector
 from detect.image_files import collect_images, read_image
 from detect.observations import Box
+from sitewatch.cli.common import err, out
 
 if TYPE_CHECKING:
     from lab.evaluation import EvaluationResult
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 # models/ of the checkout the sitewatch package runs from (a clone or an editable install),
 # wherever the command is started
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "hazards.onnx"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "hazards.onnx"
 RESULTS_FILE = "detections.json"
 PROGRESS_FROM = 20  # files; fewer get one line each instead of a progress bar
 

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import getpass
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from alerts.ledger import Ledger, LedgerError
+from sitewatch.cli.common import ConfigOption, cli_actor, err, load_site, open_ledger, out
 from sitewatch.config.api import Role
-from sitewatch.config.site import SiteConfig
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
 tokens_app = typer.Typer(help="API tokens (stored hashed; the secret is shown once).")
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="Site configuration (YAML).", show_default=False)
-]
-
-
-def open_ledger(config: SiteConfig) -> Ledger:
-    """The site's ledger, or exit 1 with the reason."""
-    try:
-        return Ledger(config.storage.data_dir / "ledger.sqlite3")
-    except (LedgerError, OSError) as error:
-        err.print(f"sitewatch: cannot open the ledger: {error}", markup=False)
-        raise typer.Exit(1) from None
-
-
-def cli_actor() -> str:
-    """Who runs the command (for the audit trail)."""
-    return f"{getpass.getuser()} (cli)"
-
-
-def load_site(path: Path) -> SiteConfig:
-    """The site configuration, or exit 2 with every problem."""
-    from sitewatch.cli import load_or_exit
-
-    return load_or_exit(path)
 
 
 @tokens_app.command("create")
