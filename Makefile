@@ -7,7 +7,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := mosquitto mosquitto-clients \
 	python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	chromium
+	chromium \
+	postgresql fonts-noto-cjk
 
 .PHONY: demo test test-train lint typecheck unit system-deps python-deps venv schema clean
 

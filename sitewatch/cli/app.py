@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from alerts.ledger import LedgerError
+from hub import cli as hub_cli
 from ingest.url import redact_url
 from sitewatch.cli import audit, models, tokens, training
 from sitewatch.cli.common import ConfigOption, err, load_site, out
@@ -233,3 +234,4 @@ training.register(app)
 models.register(app)
 tokens.register(app)
 audit.register(app)
+hub_cli.register(app)

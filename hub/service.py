@@ -1,0 +1,105 @@
+"""``sitewatch hub``: the fleet hub process. It migrates the database, then runs the MQTT
+consumer, the gap sync, the evidence fetchers, the command sender, the escalation check and the
+HTTP API until SIGINT or SIGTERM. Several processes (each its own ``mqtt.client_id``) share the
+work through the shared subscription and PostgreSQL row locks."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+import psycopg
+
+from hub.config import HubConfig
+from hub.consumer import HubConsumer
+from hub.metrics import HubMetrics
+from hub.migrations import migrate
+from hub.store import Db, register_sites
+from hub.sync import SyncLoop
+
+log = logging.getLogger(__name__)
+
+
+def connector(config: HubConfig) -> Callable[[], Db]:
+    """Opens a new PostgreSQL connection (transactions explicit, not autocommit)."""
+    dsn = config.database.dsn.get_secret_value()
+    timeout = config.database.connect_timeout_s
+
+    def connect() -> Db:
+        return psycopg.connect(dsn, connect_timeout=timeout)
+
+    return connect
+
+
+@dataclass
+class HubParts:
+    """The running pieces (tests and the API look at them)."""
+
+    config: HubConfig
+    metrics: HubMetrics
+    connect: Callable[[], Db]
+    stop: threading.Event
+    consumer: HubConsumer
+    sync: SyncLoop
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+def prepare(config: HubConfig) -> Callable[[], Db]:
+    """Migrate the schema and register the configured sites; returns the connector."""
+    connect = connector(config)
+    with connect() as db:
+        migrate(db)
+        register_sites(db, [(s.id, config.grid_of(s.id), s.name) for s in config.sites])
+    return connect
+
+
+def build(config: HubConfig, stop: threading.Event) -> HubParts:
+    """Every worker, not started."""
+    connect = prepare(config)
+    metrics = HubMetrics()
+    consumer = HubConsumer(config, connect, metrics, stop)
+    sync = SyncLoop(config, connect, metrics, stop)
+    return HubParts(config, metrics, connect, stop, consumer, sync)
+
+
+def run(config: HubConfig) -> int:
+    """Run until SIGINT/SIGTERM; returns the exit code."""
+    from hub.web.app import create_hub_app, serve
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("hub: %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    parts = build(config, stop)
+    parts.consumer.start()
+    parts.sync.start()
+    for thread in parts.threads:
+        thread.start()
+    app = create_hub_app(parts)
+    server = serve(app, config.api.host, config.api.port)
+    server_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
+    server_thread.start()
+    log.info(
+        "hub %s: consuming %s/+/alerts as $share/%s; API on http://%s:%d",
+        config.mqtt.client_id,
+        config.mqtt.topic_prefix,
+        config.mqtt.share_group,
+        config.api.host,
+        config.api.port,
+    )
+    stop.wait()
+    server.should_exit = True
+    parts.consumer.join()
+    parts.sync.join(5)
+    for thread in parts.threads:
+        thread.join(5)
+    server_thread.join(5)
+    return 0

@@ -1,0 +1,9 @@
+"""One router per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hub.web.routes import system
+
+ROUTERS: tuple[APIRouter, ...] = (system.router,)
