@@ -16,6 +16,8 @@ import psycopg
 
 from hub.config import HubConfig
 from hub.consumer import HubConsumer
+from hub.evidence_fetch import EvidenceFetcher, EvidenceWorker
+from hub.evidence_store import DirectoryStore, EvidenceStore
 from hub.metrics import HubMetrics
 from hub.migrations import migrate
 from hub.store import Db, register_sites
@@ -45,7 +47,16 @@ class HubParts:
     stop: threading.Event
     consumer: HubConsumer
     sync: SyncLoop
+    evidence: EvidenceStore
     threads: list[threading.Thread] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def health(self) -> dict[str, object]:
+        """What /healthz says about this process."""
+        return {
+            "mqtt_connected": self.consumer.connected.is_set(),
+            "mqtt_last_error": self.consumer.last_error,
+        }
 
 
 def prepare(config: HubConfig) -> Callable[[], Db]:
@@ -63,7 +74,16 @@ def build(config: HubConfig, stop: threading.Event) -> HubParts:
     metrics = HubMetrics()
     consumer = HubConsumer(config, connect, metrics, stop)
     sync = SyncLoop(config, connect, metrics, stop)
-    return HubParts(config, metrics, connect, stop, consumer, sync)
+    store = DirectoryStore(config.evidence.dir)
+    parts = HubParts(config, metrics, connect, stop, consumer, sync, store)
+    if config.evidence.enabled:
+        fetcher = EvidenceFetcher(config, store, metrics)
+        parts.closers.append(fetcher.close)
+        parts.threads += [
+            EvidenceWorker(fetcher, connect, metrics, stop, index)
+            for index in range(config.evidence.workers)
+        ]
+    return parts
 
 
 def run(config: HubConfig) -> int:
@@ -83,7 +103,7 @@ def run(config: HubConfig) -> int:
     parts.sync.start()
     for thread in parts.threads:
         thread.start()
-    app = create_hub_app(parts)
+    app = create_hub_app(config, parts.metrics, parts.connect, parts.evidence, parts.health)
     server = serve(app, config.api.host, config.api.port)
     server_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
     server_thread.start()
@@ -102,4 +122,6 @@ def run(config: HubConfig) -> int:
     for thread in parts.threads:
         thread.join(5)
     server_thread.join(5)
+    for close in parts.closers:
+        close()
     return 0

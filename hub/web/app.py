@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 
-from hub.web.context import HubContext
+from hub.config import HubConfig
+from hub.evidence_store import EvidenceStore
+from hub.metrics import HubMetrics
+from hub.store import Db
+from hub.web.auth import HubAuth
+from hub.web.context import HealthSource, HubContext
 from hub.web.routes import ROUTERS
 
-if TYPE_CHECKING:
-    from hub.service import HubParts
 
-
-def create_hub_app(parts: HubParts) -> FastAPI:
-    """The API and console over a running hub's parts."""
+def create_hub_app(
+    config: HubConfig,
+    metrics: HubMetrics,
+    connect: Callable[[], Db],
+    evidence: EvidenceStore,
+    health: HealthSource,
+) -> FastAPI:
+    """The API and console of one hub process."""
     app = FastAPI(
         title="sitewatch hub",
         version="1.0.0",
@@ -24,7 +32,7 @@ def create_hub_app(parts: HubParts) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.context = HubContext.of(parts)
+    app.state.context = HubContext(config, metrics, connect, HubAuth(config), evidence, health)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.config import HubConfig, HubRole
+from hub.evidence_store import EvidenceStore
 from hub.metrics import HubMetrics
 from hub.store import Db
 from hub.web.auth import HubAuth, Person
 
-if TYPE_CHECKING:
-    from hub.service import HubParts
+HealthSource = Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,8 @@ class HubContext:
     metrics: HubMetrics
     connect: Callable[[], Db]
     auth: HubAuth
-    parts: HubParts
-
-    @classmethod
-    def of(cls, parts: HubParts) -> HubContext:
-        """The context of a running hub."""
-        return cls(parts.config, parts.metrics, parts.connect, HubAuth(parts.config), parts)
+    evidence: EvidenceStore
+    health: HealthSource
 
 
 def get_context(request: Request) -> HubContext:

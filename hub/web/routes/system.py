@@ -43,13 +43,7 @@ GAUGES: tuple[tuple[str, str, str], ...] = (
 @router.get("/healthz", summary="Liveness")
 def healthz(context: Context) -> dict[str, Any]:
     """Whether this hub process is connected to the central broker."""
-    consumer = context.parts.consumer
-    return {
-        "ok": True,
-        "client_id": context.config.mqtt.client_id,
-        "mqtt_connected": consumer.connected.is_set(),
-        "mqtt_last_error": consumer.last_error,
-    }
+    return {"ok": True, "client_id": context.config.mqtt.client_id, **context.health()}
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
