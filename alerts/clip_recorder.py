@@ -7,8 +7,11 @@ a non-blocking queue; one thread writes every clip.
 
 On a full disk (``alerts.disk_space``) a part that cannot start or cannot go on is reported
 missing (``on_missing``) with the reason; what its recording already holds stays on disk and is
-finished once space returns, and the incident continues in a new part as soon as evidence may be
-written again.
+finished once space returns. While the disk stays full, the packets of the part that could not
+start are held in memory (up to ``ClipSettings.hold_bytes`` per clip; beyond it the oldest group
+of pictures goes, and the clip says how much it lost) and written as soon as space returns, so an
+incident that happened entirely on a full disk still gets its clip; only a stop while the disk is
+still full loses them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +43,7 @@ class ClipSettings:
     pre_roll_s: float = 5.0
     post_roll_s: float = 10.0
     max_seconds: float = 120.0
+    hold_bytes: int = 64 << 20  # packets held in memory per clip while the disk is full
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ class _Job:
         self.part = 1
         self.writer: ClipWriter | None = None
         self.waiting_for_space = False  # this part is reported missing until space returns
+        self.held: deque[Item] = deque()  # packets kept in memory while the disk is full
+        self.held_bytes = 0
+        self.dropped_s = 0.0  # video the hold limit made us drop (oldest first)
         self.backlog: list[Item] = []  # pre-roll from the ring, written first
         self.inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()  # live packets after it
         self.unsubscribe: Callable[[], None] = lambda: None
@@ -190,13 +198,26 @@ class ClipRecorder(threading.Thread):
     def _advance(self, job: _Job, now: float, final: bool) -> bool:
         """Write what arrived; True when the job is finished."""
         post_roll_end = None if job.end is None else job.end + self._settings.post_roll_s
+        complete = False  # a packet after the post-roll came: nothing more belongs to the clip
         while (item := job.next_item()) is not None:
             packet, template = item
             if post_roll_end is not None and packet.wall_time > post_roll_end:
-                self._retire(job)
-                return True
+                complete = True
+                continue
             self._write(job, packet, template)
-        if final or (post_roll_end is not None and now >= post_roll_end + FINISH_GRACE_S):
+        if job.held:
+            if final:
+                log.error(
+                    "clip part %d of alert %s lost at stop: the disk stayed full (%.1f s of "
+                    "video held in memory)",
+                    job.part,
+                    job.alert_id,
+                    _span(job.held),
+                )
+            elif not self._flush_held(job):
+                return False  # the disk is still full: keep holding
+        ended = post_roll_end is not None and now >= post_roll_end + FINISH_GRACE_S
+        if final or complete or ended:
             self._retire(job)
             return True
         return False
@@ -242,18 +263,70 @@ class ClipRecorder(threading.Thread):
                 job.part += 1
                 writer = None
         if writer is None:
-            if not packet.keyframe or not self._room_for(job):
+            if job.held or not self._room_for(job, packet.keyframe):
+                self._hold(job, (packet, template))
                 return
-            name = "clip.mp4" if job.part == 1 else f"clip-{job.part}.mp4"
-            path = self._data_dir / "evidence" / job.alert_id / name
-            writer = ClipWriter(path, template, packet.wall_time)
-            job.writer = writer
+            if not packet.keyframe:
+                return
+            writer = self._open_part(job, template, packet.wall_time)
         writer.add(packet)
 
-    def _room_for(self, job: _Job) -> bool:
-        """False (the part reported missing once) while the disk is too full for evidence."""
+    def _open_part(self, job: _Job, template: StreamTemplate, first_wall: float) -> ClipWriter:
+        name = "clip.mp4" if job.part == 1 else f"clip-{job.part}.mp4"
+        path = self._data_dir / "evidence" / job.alert_id / name
+        job.writer = ClipWriter(path, template, first_wall)
+        return job.writer
+
+    def _hold(self, job: _Job, item: Item) -> None:
+        """Keep a packet in memory while the disk is full (from a keyframe on; beyond the
+        limit the oldest group of pictures goes)."""
+        packet = item[0]
+        if not job.held and not packet.keyframe:
+            return
+        job.held.append(item)
+        job.held_bytes += len(packet.data)
+        while job.held_bytes > self._settings.hold_bytes and len(job.held) > 1:
+            first = job.held.popleft()
+            job.held_bytes -= len(first[0].data)
+            while job.held and not job.held[0][0].keyframe:
+                gone = job.held.popleft()
+                job.held_bytes -= len(gone[0].data)
+            job.dropped_s += (job.held[0][0].wall_time if job.held else packet.wall_time) - (
+                first[0].wall_time
+            )
+
+    def _flush_held(self, job: _Job) -> bool:
+        """Write the held packets once the disk has room again; False while it has none."""
+        if not self._room_for(job, True):
+            return False
+        held, job.held, job.held_bytes = job.held, deque(), 0
+        if job.dropped_s:
+            log.warning(
+                "clip part %d of alert %s starts %.1f s late: the disk stayed full longer than "
+                "%d MB of video could be held",
+                job.part,
+                job.alert_id,
+                job.dropped_s,
+                self._settings.hold_bytes >> 20,
+            )
+        log.info(
+            "clip part %d of alert %s: disk space is back, writing the %.1f s held in memory",
+            job.part,
+            job.alert_id,
+            _span(held),
+        )
+        for packet, template in held:
+            writer = job.writer or self._open_part(job, template, packet.wall_time)
+            writer.add(packet)
+        return True
+
+    def _room_for(self, job: _Job, keyframe: bool) -> bool:
+        """False (the part reported missing once) while the disk is too full for evidence;
+        checked at keyframes only (a part starts at one)."""
         if self._disk is None:
             return True
+        if not keyframe:
+            return not job.waiting_for_space
         try:
             self._disk.check()
         except OSError as error:
@@ -306,3 +379,8 @@ def _pre_roll(packets: tuple[StoredPacket, ...], since: float) -> list[StoredPac
         if packet.keyframe and packet.wall_time <= since:
             start = index
     return list(packets[start:])
+
+
+def _span(items: deque[Item]) -> float:
+    """Seconds of video from the first to the last held packet."""
+    return items[-1][0].wall_time - items[0][0].wall_time if items else 0.0

@@ -427,3 +427,60 @@ def test_a_clip_cut_short_by_a_full_disk_is_finished_when_space_returns(tmp_path
     (missing,) = [r for r in rows if r.part == 1]
     assert missing.status.value == "missing" and missing.reason.startswith("disk full: ")
     assert "while recording clip part 1" in missing.reason
+
+
+def has_clip(ledger: Ledger, alert_id: str) -> bool:
+    alert = ledger.alert(alert_id)
+    return alert is not None and any(e.kind is EvidenceKind.CLIP for e in alert.evidence)
+
+
+def test_an_incident_wholly_on_a_full_disk_gets_its_clip_when_space_returns(
+    tmp_path: Path,
+) -> None:
+    """The disk is full from before the incident until after its post-roll: the clip's packets
+    are held in memory and written once space returns (before, they were dropped: no clip)."""
+    source = h264_clip(tmp_path, seconds=6.0)
+    with small_tmpfs(tmp_path / "data", "4m") as data:
+        ledger = Ledger(tmp_path / "ledger.sqlite3")
+        disk = DiskGuard(data, floor_bytes=1 << 20, reserve_bytes=0)
+        service = AlertService(ledger, Topics("sw", "t"), data, "http://h", {}, disk=disk)
+        stop = threading.Event()
+        reader = CameraReader(ReaderSettings("cam", str(source), buffer_seconds=3.0), stop)
+        assert reader.ring is not None
+        recorder = ClipRecorder(
+            data, {"cam": reader.ring}, ClipSettings(1.0, 1.0), service.clip_ready, stop, disk,
+            service.clip_missing,
+        )  # fmt: skip
+        service.clips = recorder
+        reader.start()
+        recorder.start()
+        try:
+            assert wait_until(lambda: reader.ring is not None and reader.ring.snapshot(), 20)
+            filler = fill(data, 64_000)  # under the 1 MB floor: no evidence may be written
+            started = time.time()
+            change = service.handle(
+                Observation("cam", "z", Hazard.FLAME, Phase.START, started, 0.9), None
+            )
+            assert change is not None
+            alert_id = change.after.alert_id
+            time.sleep(2.0)
+            service.handle(Observation("cam", "z", Hazard.FLAME, Phase.END, time.time(), 0.0), None)
+            time.sleep(1.0 + 3.5)  # past the post-roll and the finishing grace
+            during = ledger.alert(alert_id)
+            rows = ledger.expected_evidence(alert_id)
+            filler.unlink()
+            assert wait_until(lambda: has_clip(ledger, alert_id), 20)
+            alert = ledger.alert(alert_id)
+        finally:
+            stop.set()
+            recorder.join(10)
+            reader.join(10)
+            ledger.close()
+    assert during is not None
+    assert not [e for e in during.evidence if e.kind is EvidenceKind.CLIP]
+    (waiting,) = [r for r in rows if r.kind is EvidenceKind.CLIP and r.part == 1]
+    assert "waits for space" in waiting.reason
+    assert alert is not None
+    (clip,) = [e for e in alert.evidence if e.kind is EvidenceKind.CLIP]
+    assert clip.covers is not None
+    assert clip.covers[0] <= started and clip.covers[1] >= started + 2.0  # the whole incident
