@@ -70,6 +70,7 @@ class CaseRequest:
     owner: str | None = None
     deadline: float | None = None
     photos: tuple[str, ...] = ()
+    command_id: str | None = None  # the fleet hub's command this action applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,15 @@ class CaseService:
             outcome = self._apply(db, alert_id, request, self._clock())
         self._wake()
         return outcome
+
+    def apply_in(self, db: sqlite3.Connection, alert_id: str, request: CaseRequest) -> CaseOutcome:
+        """``apply`` inside the caller's ledger transaction (with rows of its own, e.g. a
+        command's idempotency record); call ``wake`` after the commit."""
+        return self._apply(db, alert_id, request, self._clock())
+
+    def wake(self) -> None:
+        """Wake the MQTT publisher after a transaction that stored events."""
+        self._wake()
 
     def attach_photo(
         self, alert_id: str, actor: str, role: str, data: bytes, media_type: str
@@ -246,6 +256,8 @@ class CaseService:
             "note": note,
             "photos": list(request.photos),
         }
+        if request.command_id is not None:
+            described["command_id"] = request.command_id
         event_id = self._new_id()
         change = AlertChange(EventType.STATE, before, after)
         payload = event_payload(

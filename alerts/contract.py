@@ -14,6 +14,8 @@ from alerts.model import Alert, AlertChange, Evidence
 
 ALERT_EVENT_SCHEMA = "sitewatch.alert-event/1"
 AUDIT_HEAD_SCHEMA = "sitewatch.audit-head/1"
+COMMAND_SCHEMA = "sitewatch.command/1"
+COMMAND_RESULT_SCHEMA = "sitewatch.command-result/1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,16 @@ class Topics:
     def audit_head(self) -> str:
         """The audit trail's latest head (QoS 1, retained): the anchor the platform keeps."""
         return f"{self.base}/audit/head"
+
+    @property
+    def commands(self) -> str:
+        """Case commands from the fleet hub (QoS 1, ``sitewatch.command/1``)."""
+        return f"{self.base}/commands"
+
+    @property
+    def command_results(self) -> str:
+        """The edge's answer to each command (QoS 1, ``sitewatch.command-result/1``)."""
+        return f"{self.base}/commands/result"
 
     def camera_status(self, camera: str) -> str:
         """Retained health of one camera."""

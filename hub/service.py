@@ -14,10 +14,13 @@ from types import FrameType
 
 import psycopg
 
+from hub.commands import CommandSender, settle_from_event, settle_from_result
 from hub.config import HubConfig
 from hub.consumer import HubConsumer
+from hub.escalation import EscalationLoop
 from hub.evidence_fetch import EvidenceFetcher, EvidenceWorker
 from hub.evidence_store import DirectoryStore, EvidenceStore
+from hub.intake import Event
 from hub.metrics import HubMetrics
 from hub.migrations import migrate
 from hub.store import Db, register_sites
@@ -49,6 +52,7 @@ class HubParts:
     sync: SyncLoop
     evidence: EvidenceStore
     threads: list[threading.Thread] = field(default_factory=list)
+    commands_wake: threading.Event = field(default_factory=threading.Event)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def health(self) -> dict[str, object]:
@@ -72,10 +76,21 @@ def build(config: HubConfig, stop: threading.Event) -> HubParts:
     """Every worker, not started."""
     connect = prepare(config)
     metrics = HubMetrics()
-    consumer = HubConsumer(config, connect, metrics, stop)
-    sync = SyncLoop(config, connect, metrics, stop)
+
+    def on_event(db: Db, event: Event) -> None:
+        settle_from_event(db, event, metrics)
+
+    def on_result(db: Db, site: str, payload: bytes) -> None:
+        settle_from_result(db, site, payload, metrics)
+
+    consumer = HubConsumer(config, connect, metrics, stop, on_result, on_event)
+    sync = SyncLoop(config, connect, metrics, stop, on_event)
     store = DirectoryStore(config.evidence.dir)
     parts = HubParts(config, metrics, connect, stop, consumer, sync, store)
+    parts.threads.append(
+        CommandSender(config, consumer.client, connect, metrics, stop, parts.commands_wake)
+    )
+    parts.threads.append(EscalationLoop(config, connect, metrics, stop))
     if config.evidence.enabled:
         fetcher = EvidenceFetcher(config, store, metrics)
         parts.closers.append(fetcher.close)
@@ -103,7 +118,9 @@ def run(config: HubConfig) -> int:
     parts.sync.start()
     for thread in parts.threads:
         thread.start()
-    app = create_hub_app(config, parts.metrics, parts.connect, parts.evidence, parts.health)
+    app = create_hub_app(
+        config, parts.metrics, parts.connect, parts.evidence, parts.health, parts.commands_wake.set
+    )
     server = serve(app, config.api.host, config.api.port)
     server_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
     server_thread.start()

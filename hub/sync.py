@@ -73,11 +73,13 @@ class SiteSync:
         metrics: HubMetrics,
         edges: dict[str, EdgeClient],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_event: Callable[[Db, Event], None] | None = None,
     ) -> None:
         self._config = config
         self._metrics = metrics
         self._edges = edges
         self._clock = clock
+        self._on_event = on_event
         self._sites = frozenset(s.id for s in config.sites)
 
     def run(self, db: Db, site: str, force: bool = False) -> SyncReport | None:
@@ -281,6 +283,8 @@ class SiteSync:
                 outcome = store_event(db, judged, "edge_api")
                 if outcome is Outcome.STORED:
                     queue_evidence(db, judged)
+                    if self._on_event is not None:
+                        self._on_event(db, judged)
                 if isinstance(outcome, Rejected):
                     self._metrics.add(
                         "sitewatch_hub_rejected_total", label=("reason", outcome.reason.value)
@@ -308,6 +312,7 @@ class SyncLoop(threading.Thread):
         connect: Callable[[], Db],
         metrics: HubMetrics,
         stop: threading.Event,
+        on_event: Callable[[Db, Event], None] | None = None,
     ) -> None:
         super().__init__(name="hub-sync", daemon=True)
         self._config = config
@@ -315,7 +320,7 @@ class SyncLoop(threading.Thread):
         self._stop_event = stop
         self._metrics = metrics
         self._edges = {s.id: EdgeClient(s, config.sync.timeout_s) for s in config.sites}
-        self.sync = SiteSync(config, metrics, self._edges)
+        self.sync = SiteSync(config, metrics, self._edges, on_event=on_event)
 
     def run(self) -> None:
         """Check every site, again and again; database errors are logged and retried."""

@@ -17,6 +17,7 @@ import uvicorn
 from alerts.cases import CaseService
 from alerts.clip_recorder import ClipRecorder, ClipSettings
 from alerts.clip_recovery import recover_at_start
+from alerts.commands import CommandConsumer
 from alerts.contract import Topics
 from alerts.disk_space import MB, DiskGuard
 from alerts.embedded_broker import EmbeddedBroker
@@ -189,6 +190,9 @@ class Runner:
             self.ledger, self.topics, data_dir, api_base_url(config), recorded=wake
         )
         self.escalation = EscalationWorker(self.cases, self.stop)
+        self.commands = CommandConsumer(
+            broker_settings(config), self.ledger, self.cases, self.topics, self.stop
+        )
         self.detectors = load_detectors(config)
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
@@ -330,6 +334,7 @@ class Runner:
         self.evidence_retry.start()
         self.retention.start()
         self.escalation.start()
+        self.commands.start()
         if self.api_server is not None:
             self._start_api(self.api_server)
         log.info(
@@ -362,6 +367,7 @@ class Runner:
             thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
         self.clip_recorder.join(max(0.1, deadline - time.monotonic() - 4.0))  # finishes clips
         self.escalation.join(max(0.1, min(1.0, deadline - time.monotonic() - 2.0)))
+        self.commands.join(max(0.1, min(1.0, deadline - time.monotonic() - 2.0)))
         self.publisher.join(max(0.1, deadline - time.monotonic() - 1.5))
         if self.broker is not None:
             self.broker.stop(timeout_s=max(0.5, deadline - time.monotonic()))

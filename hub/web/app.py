@@ -22,6 +22,7 @@ def create_hub_app(
     connect: Callable[[], Db],
     evidence: EvidenceStore,
     health: HealthSource,
+    wake_commands: Callable[[], None] = lambda: None,
 ) -> FastAPI:
     """The API and console of one hub process."""
     app = FastAPI(
@@ -32,7 +33,9 @@ def create_hub_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.context = HubContext(config, metrics, connect, HubAuth(config), evidence, health)
+    app.state.context = HubContext(
+        config, metrics, connect, HubAuth(config), evidence, health, wake_commands
+    )
     for router in ROUTERS:
         app.include_router(router)
     return app

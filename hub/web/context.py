@@ -29,6 +29,7 @@ class HubContext:
     auth: HubAuth
     evidence: EvidenceStore
     health: HealthSource
+    wake_commands: Callable[[], None] = lambda: None
 
 
 def get_context(request: Request) -> HubContext:
@@ -42,8 +43,10 @@ BEARER = HTTPBearer(scheme_name="bearer", auto_error=False)
 
 
 def get_db(context: Context) -> Iterator[Db]:
-    """A connection for one request, closed after it."""
+    """A connection for one request, closed after it. Autocommit: each ``transaction()``
+    block commits on its own (reads outside one do not hold a transaction open)."""
     db = context.connect()
+    db.autocommit = True
     try:
         yield db
     finally:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.web.routes import alerts, system
+from hub.web.routes import alerts, cases, system
 
-ROUTERS: tuple[APIRouter, ...] = (system.router, alerts.router)
+ROUTERS: tuple[APIRouter, ...] = (system.router, alerts.router, cases.router)
