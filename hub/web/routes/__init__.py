@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.web.routes import alerts, cases, system
+from hub.web.routes import alerts, cases, reports, system
 
-ROUTERS: tuple[APIRouter, ...] = (system.router, alerts.router, cases.router)
+ROUTERS: tuple[APIRouter, ...] = (system.router, alerts.router, cases.router, reports.router)
