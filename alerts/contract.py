@@ -59,6 +59,10 @@ class Topics:
         """Retained health of one camera."""
         return f"{self.base}/cameras/{camera}/status"
 
+    def record_status(self, camera: str) -> str:
+        """Retained health of one camera's recording stream (its ``record_url``)."""
+        return f"{self.base}/cameras/{camera}/record/status"
+
 
 def iso(timestamp: float | None) -> str | None:
     """Seconds since the epoch -> ISO 8601 UTC with milliseconds."""

@@ -77,6 +77,7 @@ class AlertService:
         recorded: threading.Event | None = None,
         min_update_interval_s: float = 5.0,
         disk: DiskGuard | None = None,
+        clips: ClipSink | None = None,
     ) -> None:
         self._ledger = ledger
         self._disk = disk
@@ -91,7 +92,7 @@ class AlertService:
         self._open: dict[tuple[str, str, str], Alert] = {a.key: a for a in ledger.open_alerts()}
         # Set after each stored event (wakes the publisher).
         self.recorded = recorded if recorded is not None else threading.Event()
-        self.clips: ClipSink | None = None
+        self.clips = clips  # records each alert's clip (None: no clips)
         self._min_update_interval_s = min_update_interval_s
         # alert_id -> observation time of its last stored event (rate limit of updates)
         self._last_stored: dict[str, float] = {}

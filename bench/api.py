@@ -44,6 +44,7 @@ from alerts.service import AlertService, new_ulid
 from bench.proc import percentile, pid_cpu_s
 from core.vocabulary import Hazard
 from detect.observations import Observation, Phase
+from sitewatch.api.context import ApiDependencies
 from sitewatch.demo.rtsp import free_port, stop_process, wait_for_port
 
 TOKEN = "bench-admin-token-0123456789"
@@ -123,21 +124,20 @@ def serve(data_dir: Path, port: int) -> None:
     """Child process: the API over ``data_dir`` (run by ``--serve``)."""
     import uvicorn
 
-    from alerts.cases import CaseService
     from ingest.status import CameraState, CameraStatus
     from sitewatch.api import create_app
 
     ledger = Ledger(data_dir / "ledger.sqlite3")
     cameras = [CameraStatus(c, CameraState.ONLINE, NOW) for c in CAMERAS]
     app = create_app(
-        ledger,
-        data_dir,
-        TOPICS.site,
-        f"http://127.0.0.1:{port}",
-        lambda: cameras,
-        dict,
-        {TOKEN: ("bench", "admin")},
-        cases=CaseService(ledger, TOPICS, data_dir, f"http://127.0.0.1:{port}"),
+        ApiDependencies.of_ledger(
+            ledger,
+            data_dir,
+            TOPICS,
+            f"http://127.0.0.1:{port}",
+            cameras=lambda: cameras,
+            tokens={TOKEN: ("bench", "admin")},
+        )
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from alerts.cases import CaseService
-from alerts.clip_recorder import ClipRecorder, ClipSettings
+from alerts.clip_recorder import ClipReady, ClipRecorder, ClipSettings
 from alerts.clip_recovery import recover_at_start
 from alerts.commands import CommandConsumer
 from alerts.contract import Topics
@@ -36,6 +36,7 @@ from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Wat
 from ingest.frames import Image
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import api_server, create_app
+from sitewatch.api.context import ApiDependencies
 from sitewatch.config.camera import Camera
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
@@ -121,56 +122,58 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
 
 
 class Runner:
-    """All threads of one sitewatch process, sharing one stop event."""
+    """All threads of one sitewatch process, sharing one stop event: the composition root.
+    ``__init__`` builds the whole graph from the config, each collaborator given what it needs
+    at construction (nothing is joined afterwards); ``start`` and ``shutdown`` run it."""
 
     def __init__(self, config: SiteConfig) -> None:
         self.config = config
         self.stop = threading.Event()
         self.started_at = time.time()
-        data_dir = config.storage.data_dir
+        storage = config.storage
+        data_dir = storage.data_dir
+        base_url = api_base_url(config)
         self.topics = Topics(config.mqtt.topic_prefix, config.site.id)
         self.ledger = Ledger(data_dir / "ledger.sqlite3")
         self.ledger.restore_append_only()  # logs a warning when they were missing
+        self.disk = DiskGuard(data_dir, int(storage.min_free_mb * MB), int(storage.reserve_mb * MB))
+        # delivery: the embedded broker (if any) and the publisher draining the outbox
         self.broker = (
             EmbeddedBroker(config.mqtt.host, config.mqtt.port)
             if config.mqtt.mode is MqttMode.EMBEDDED
             else None
         )
-        storage = config.storage
-        self.disk = DiskGuard(data_dir, int(storage.min_free_mb * MB), int(storage.reserve_mb * MB))
-        wake = threading.Event()
+        recorded = threading.Event()  # set by every stored event: wakes the publisher
         self.publisher = MqttPublisher(
-            broker_settings(config), self.ledger, self.topics, self.stop, wake
+            broker_settings(config), self.ledger, self.topics, self.stop, recorded
+        )
+        # cameras
+        pairs = [self._readers_of(camera) for camera in config.cameras if camera.enabled]
+        self.readers = [detect for detect, _ in pairs]
+        self.recorders = [record for _, record in pairs if record is not None]
+        self.watchdog = Watchdog([*self.readers, *self.recorders], self.stop)
+        # alerts and their evidence: the recorder reports to the service built next, through
+        # two methods that look the service up when the recorder's thread calls them
+        clips = config.clips
+        self.clip_recorder = ClipRecorder(
+            data_dir,
+            {r.settings.name: r.ring for r in [*self.readers, *self.recorders] if r.ring},
+            ClipSettings(clips.pre_roll_s, clips.post_roll_s, clips.max_clip_s),
+            self._clip_ready,
+            self.stop,
+            self.disk,
+            self._clip_missing,
         )
         self.service = AlertService(
             self.ledger,
             self.topics,
             data_dir,
-            api_base_url(config),
+            base_url,
             alert_cooldowns(config),
-            recorded=wake,
+            recorded=recorded,
             disk=self.disk,
+            clips=self.clip_recorder,
         )
-        pairs = [self._readers_of(camera) for camera in config.cameras if camera.enabled]
-        self.readers = [detect for detect, _ in pairs]
-        self.recorders = [record for _, record in pairs if record is not None]
-        self.watchdog = Watchdog([*self.readers, *self.recorders], self.stop)
-        rings = {
-            reader.settings.name: reader.ring
-            for reader in [*self.readers, *self.recorders]
-            if reader.ring is not None
-        }
-        clips = config.clips
-        self.clip_recorder = ClipRecorder(
-            data_dir,
-            rings,
-            ClipSettings(clips.pre_roll_s, clips.post_roll_s, clips.max_clip_s),
-            self.service.clip_ready,
-            self.stop,
-            self.disk,
-            self.service.clip_missing,
-        )
-        self.service.clips = self.clip_recorder
         self.evidence_retry = EvidenceRetry(
             self.disk,
             self.ledger,
@@ -186,13 +189,13 @@ class Runner:
             RetentionPolicy(storage.retention_days, int(storage.disk_quota_gb * 1e9)),
             self.stop,
         )
-        self.cases = CaseService(
-            self.ledger, self.topics, data_dir, api_base_url(config), recorded=wake
-        )
+        # cases: the workflow, escalation and commands from a fleet hub
+        self.cases = CaseService(self.ledger, self.topics, data_dir, base_url, recorded=recorded)
         self.escalation = EscalationWorker(self.cases, self.stop)
         self.commands = CommandConsumer(
             broker_settings(config), self.ledger, self.cases, self.topics, self.stop
         )
+        # analysis
         self.detectors = load_detectors(config)
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
@@ -201,7 +204,35 @@ class Runner:
             self.stop,
             self.detectors,
         )
-        self.api_server = self._api_server() if config.api.enabled else None
+        self.api_server = (
+            api_server(create_app(self.api_dependencies()), config.api.host, config.api.port)
+            if config.api.enabled
+            else None
+        )
+
+    def _clip_ready(self, ready: ClipReady) -> None:
+        self.service.clip_ready(ready)
+
+    def _clip_missing(self, alert_id: str, part: int, reason: str) -> None:
+        self.service.clip_missing(alert_id, part, reason)
+
+    def api_dependencies(self) -> ApiDependencies:
+        """What the API takes from this node."""
+        api = self.config.api
+        return ApiDependencies(
+            ledger=self.ledger,
+            data_dir=self.config.storage.data_dir,
+            topics=self.topics,
+            base_url=api_base_url(self.config),
+            cases=self.cases,
+            cameras=self.camera_statuses,
+            health=self.health,
+            latest_frame=self.latest_frame,
+            tokens={t.token.get_secret_value(): (t.name, t.role.value) for t in api.tokens},
+            open_when_no_tokens=api.host in LOOPBACK,
+            cors_origins=api.cors_origins,
+            trusted_proxies=[str(network) for network in api.trusted_proxies],
+        )
 
     def _readers_of(self, camera: Camera) -> tuple[CameraReader, CameraReader | None]:
         """The detect reader and, with a record_url, a packets-only recording reader."""
@@ -239,27 +270,9 @@ class Runner:
         )
 
     def _publish_record_status(self, status: CameraStatus) -> None:
-        topic = self.topics.camera_status(status.camera).removesuffix("/status") + "/record/status"
-        self.publisher.set_retained(topic, json.dumps(asdict(status), sort_keys=True))
-
-    def _api_server(self) -> uvicorn.Server:
-        api = self.config.api
-        tokens = {t.token.get_secret_value(): (t.name, t.role.value) for t in api.tokens}
-        app = create_app(
-            self.ledger,
-            self.config.storage.data_dir,
-            self.config.site.id,
-            api_base_url(self.config),
-            self.camera_statuses,
-            self.health,
-            tokens,
-            latest_frame=self.latest_frame,
-            cases=self.cases,
-            open_when_no_tokens=api.host in LOOPBACK,
-            cors_origins=api.cors_origins,
-            trusted_proxies=[str(network) for network in api.trusted_proxies],
+        self.publisher.set_retained(
+            self.topics.record_status(status.camera), json.dumps(asdict(status), sort_keys=True)
         )
-        return api_server(app, api.host, api.port)
 
     def latest_frame(self, camera: str) -> Image | None:
         """The newest decoded frame of a camera (a peek: analysis still gets it)."""

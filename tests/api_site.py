@@ -27,6 +27,7 @@ from detect.observations import Observation, Phase
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import api_server, create_app
 from sitewatch.api.auth import FailureLimiter
+from sitewatch.api.context import ApiDependencies
 from sitewatch.demo.rtsp import free_port
 
 TOPICS = Topics("sw", "plant-a")
@@ -115,21 +116,23 @@ def make_site(
     cases = CaseService(ledger, TOPICS, tmp, BASE_URL, clock=clock)
     frames = {"dock": FRAME}
     app = create_app(
-        ledger,
-        tmp,
-        TOPICS.site,
-        BASE_URL,
-        lambda: [
-            CameraStatus("dock", CameraState.ONLINE, T0),
-            CameraStatus("yard", CameraState.OFFLINE, T0),
-        ],
-        lambda: {"mqtt_connected": True, "outbox_pending": next(counter)},
-        TOKENS if tokens is None else tokens,
-        latest_frame=frames.get,
-        cases=cases,
-        limiter=limiter,
-        cors_origins=cors_origins,
-        trusted_proxies=trusted_proxies,
+        ApiDependencies(
+            ledger,
+            tmp,
+            TOPICS,
+            BASE_URL,
+            cases,
+            cameras=lambda: [
+                CameraStatus("dock", CameraState.ONLINE, T0),
+                CameraStatus("yard", CameraState.OFFLINE, T0),
+            ],
+            health=lambda: {"mqtt_connected": True, "outbox_pending": next(counter)},
+            latest_frame=frames.get,
+            tokens=TOKENS if tokens is None else tokens,
+            limiter=limiter,
+            cors_origins=cors_origins,
+            trusted_proxies=trusted_proxies,
+        )
     )
     return Site(
         tmp,

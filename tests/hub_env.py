@@ -33,6 +33,7 @@ from core.vocabulary import Hazard
 from detect.observations import Observation, Phase
 from hub.local_postgres import LocalPostgres, PostgresUnavailableError, local_postgres
 from sitewatch.api import api_server, create_app
+from sitewatch.api.context import ApiDependencies
 from sitewatch.demo.rtsp import free_port
 from tests.servers import BrokerInfo, mosquitto_binary, mosquitto_config
 
@@ -194,15 +195,9 @@ def edge(tmp: Path, site: str, broker_port: int | None) -> Iterator[Edge]:
     )
     cases = CaseService(ledger, topics, data, api_url, recorded=wake)
     app = create_app(
-        ledger,
-        data,
-        site,
-        api_url,
-        lambda: [],
-        lambda: {},
-        EDGE_TOKENS,
-        cases=cases,
-        open_when_no_tokens=False,
+        ApiDependencies(
+            ledger, data, topics, api_url, cases, tokens=EDGE_TOKENS, open_when_no_tokens=False
+        )
     )
     server = api_server(app, HOST, port)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -18,6 +18,7 @@ from core.vocabulary import Hazard
 from detect.observations import Observation, Phase
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
+from sitewatch.api.context import ApiDependencies
 
 TOKEN = "operator-token-0123456789"
 
@@ -30,13 +31,15 @@ def setup(tmp_path: Path) -> tuple[TestClient, str]:
     change = service.handle(observation, np.full((60, 80, 3), 200, np.uint8))
     assert change is not None
     app = create_app(
-        ledger,
-        tmp_path,
-        "a",
-        "http://testserver",
-        lambda: [CameraStatus("dock", CameraState.ONLINE, 1e9)],
-        lambda: {"mqtt_connected": True},
-        {TOKEN: ("control-room", "operator")},
+        ApiDependencies.of_ledger(
+            ledger,
+            tmp_path,
+            Topics("sw", "a"),
+            "http://testserver",
+            cameras=lambda: [CameraStatus("dock", CameraState.ONLINE, 1e9)],
+            health=lambda: {"mqtt_connected": True},
+            tokens={TOKEN: ("control-room", "operator")},
+        )
     )
     return TestClient(app), change.after.alert_id
 
@@ -137,7 +140,9 @@ def test_clip_supports_byte_ranges(tmp_path: Path) -> None:
         False,
     )
     service.clip_ready(ready)
-    app = create_app(ledger, tmp_path, "a", "http://testserver", list, dict, {})
+    app = create_app(
+        ApiDependencies.of_ledger(ledger, tmp_path, Topics("sw", "a"), "http://testserver")
+    )
     response = TestClient(app).get(
         f"/api/alerts/{change.after.alert_id}/clip", headers={"Range": "bytes=100-199"}
     )

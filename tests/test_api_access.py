@@ -322,11 +322,15 @@ def test_cli_tokens_are_hashed_shown_once_and_revocable(tmp_path: Path) -> None:
 
 
 def test_open_access_needs_the_loopback_promise(tmp_path: Path) -> None:
+    from alerts.contract import Topics
     from sitewatch.api import create_app
+    from sitewatch.api.context import ApiDependencies
 
     site = make_site(tmp_path, tokens={})
     closed_app = create_app(
-        site.ledger, tmp_path, "a", "http://t", list, dict, {}, open_when_no_tokens=False
+        ApiDependencies.of_ledger(
+            site.ledger, tmp_path, Topics("sw", "a"), "http://t", open_when_no_tokens=False
+        )
     )
     from fastapi.testclient import TestClient
 

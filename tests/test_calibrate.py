@@ -12,10 +12,12 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from alerts.contract import Topics
 from alerts.ledger import Ledger
 from detect.references import ReferenceStore
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
+from sitewatch.api.context import ApiDependencies
 from sitewatch.cli.app import app
 from tests.media import h264_clip
 from tests.servers import rtsp_server
@@ -110,8 +112,11 @@ def test_api_shows_the_reference_with_its_time(tmp_path: Path) -> None:
         CameraStatus("dock", CameraState.ONLINE, 0.0),
         CameraStatus("yard", CameraState.ONLINE, 0.0),
     ]
+    ledger = Ledger(tmp_path / "l.sqlite3")
     api = create_app(
-        Ledger(tmp_path / "l.sqlite3"), tmp_path, "a", "http://t", lambda: cameras, dict, {}
+        ApiDependencies.of_ledger(
+            ledger, tmp_path, Topics("sw", "a"), "http://t", cameras=lambda: cameras
+        )
     )
     client = TestClient(api)
     response = client.get("/api/cameras/dock/reference")

@@ -28,6 +28,7 @@ from core.vocabulary import Hazard, Severity
 from detect.observations import Box, Observation, Phase
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
+from sitewatch.api.context import ApiDependencies
 from sitewatch.api.routes.console import CSP
 from tests.api_site import TOKENS, TOPICS, make_site, serve, token_of
 from tests.browser import launch, wait_until_playing
@@ -131,15 +132,17 @@ def live_site(tmp: Path) -> LiveSite:
         ]
 
     app = create_app(
-        ledger,
-        tmp,
-        TOPICS.site,
-        "http://testserver",
-        cameras,
-        lambda: {"mqtt_connected": True},
-        TOKENS,
-        latest_frame=frames.get,
-        cases=cases,
+        ApiDependencies(
+            ledger,
+            tmp,
+            TOPICS,
+            "http://testserver",
+            cases,
+            cameras=cameras,
+            health=lambda: {"mqtt_connected": True},
+            latest_frame=frames.get,
+            tokens=TOKENS,
+        )
     )
     return LiveSite(tmp, ledger, alerts, app)
 

@@ -17,6 +17,7 @@ from alerts.service import AlertService
 from core.vocabulary import Hazard
 from detect.observations import Observation, Phase
 from sitewatch.api import create_app
+from sitewatch.api.context import ApiDependencies
 
 NOW = 1_800_000_000.0
 
@@ -104,7 +105,7 @@ def test_removed_evidence_in_payloads_and_api(tmp_path: Path) -> None:
         },
         load_schema(),
     )
-    app = create_app(ledger, tmp_path, "a", "http://h", list, dict, {})
+    app = create_app(ApiDependencies.of_ledger(ledger, tmp_path, Topics("sw", "a"), "http://h"))
     response = TestClient(app).get(f"/api/alerts/{ids[0]}/snapshot")
     assert response.status_code == 410
     assert "removed by retention" in response.json()["detail"]

@@ -3,8 +3,7 @@ proxies, security headers, CORS (closed by default)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -12,15 +11,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from alerts.cases import CaseInputError, CaseNotFoundError, CaseService
-from alerts.contract import Topics
-from alerts.ledger import Ledger
+from alerts.cases import CaseInputError, CaseNotFoundError
 from alerts.photos import MAX_PHOTO_BYTES
 from alerts.workflow import TransitionError
 from detect.references import ReferenceStore
 from sitewatch.api.auth import Authenticator, FailureLimiter
 from sitewatch.api.body_limit import BodyLimit
-from sitewatch.api.context import ApiContext, FrameSource, HealthSource, StatusSource
+from sitewatch.api.context import ApiContext, ApiDependencies
 from sitewatch.api.errors import INVALID_INPUT, error_response, map_request_errors
 from sitewatch.api.event_stream import EventHub
 from sitewatch.api.openapi import openapi_document
@@ -45,31 +42,11 @@ class SitewatchApi(FastAPI):
         return openapi_document(self, [role.value for role in Role])
 
 
-def no_frames(_camera: str) -> None:
-    """Frame source of an API without cameras."""
-    return
-
-
-def create_app(
-    ledger: Ledger,
-    data_dir: Path,
-    site: str,
-    base_url: str,
-    cameras: StatusSource,
-    health: HealthSource,
-    tokens: Mapping[str, tuple[str, str]],  # config token -> (holder name, role)
-    *,
-    latest_frame: FrameSource = no_frames,
-    cases: CaseService | None = None,
-    open_when_no_tokens: bool = True,
-    cors_origins: Sequence[str] = (),
-    trusted_proxies: Sequence[str] = (),
-    limiter: FailureLimiter | None = None,
-) -> FastAPI:
-    """The API; with no token configured or created, access is open when
-    ``open_when_no_tokens`` (the runner allows it on loopback binds only). The client address
-    is the TCP peer, or what ``X-Forwarded-For`` says when the peer is one of
-    ``trusted_proxies`` (addresses or networks); serve it with ``api_server``."""
+def create_app(deps: ApiDependencies) -> FastAPI:
+    """The API over the node's ``deps``; with no token configured or created, access is open
+    when ``deps.open_when_no_tokens``. The client address is the TCP peer, or what
+    ``X-Forwarded-For`` says when the peer is one of ``deps.trusted_proxies``; serve it with
+    ``api_server``."""
     app = SitewatchApi(
         title="sitewatch",
         version=API_VERSION,
@@ -78,19 +55,23 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    ledger = deps.ledger
     app.state.context = ApiContext(
         ledger=ledger,
-        data_dir=data_dir,
-        site=site,
-        base_url=base_url,
-        cameras=cameras,
-        health=health,
-        latest_frame=latest_frame,
-        references=ReferenceStore(data_dir / "references"),
-        cases=cases or CaseService(ledger, Topics("sitewatch", site), data_dir, base_url),
+        data_dir=deps.data_dir,
+        site=deps.topics.site,
+        base_url=deps.base_url,
+        cameras=deps.cameras,
+        health=deps.health,
+        latest_frame=deps.latest_frame,
+        references=ReferenceStore(deps.data_dir / "references"),
+        cases=deps.cases,
         hub=EventHub(ledger),
         auth=Authenticator(
-            tokens, TokenStore(ledger), limiter or FailureLimiter(), open_when_no_tokens
+            deps.tokens,
+            TokenStore(ledger),
+            deps.limiter or FailureLimiter(),
+            deps.open_when_no_tokens,
         ),
     )
     for router in ROUTERS:
@@ -99,16 +80,16 @@ def create_app(
     _map_errors(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={PHOTO_PATH: MAX_PHOTO_BYTES})
     app.middleware("http")(_security_headers)
-    if cors_origins:
+    if deps.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=list(cors_origins),
+            allow_origins=list(deps.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             expose_headers=["Link", "X-Next-Cursor", "ETag", "Content-Range"],
         )
-    if trusted_proxies:  # outermost: every layer sees the forwarded client
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
+    if deps.trusted_proxies:  # outermost: every layer sees the forwarded client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(deps.trusted_proxies))
     return app
 
 
