@@ -21,7 +21,9 @@ a shuffled order:
 At the end it stops sitewatch (SIGTERM), waits for the outbox to drain, then reads the ledger and
 the subscriber's inbox and prints per fault kind: incidents expected, alerted (a ``new`` event in
 the pass), with a playable clip (decoded to its last frame), evidence missing, and the delivery
-(events stored, delivered, duplicated) with ``sitewatch audit verify --evidence``.
+(events stored, delivered, duplicated) with ``sitewatch audit verify --evidence``. An incident
+nobody alerted is explained by what the camera did meanwhile (``/api/cameras`` is polled every
+second: state, frames, stale frames refused).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -232,6 +235,37 @@ def fill(directory: Path, leave: int) -> Path:
     return ballast
 
 
+class CameraWatch(threading.Thread):
+    """Polls ``/api/cameras`` once a second: the camera's state and stale frames over time, so
+    that an incident nobody alerted can be explained by what the camera did meanwhile."""
+
+    def __init__(self, api_port: int) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{api_port}/api/cameras"
+        self.samples: list[tuple[float, str, int, int]] = []  # time, state, frames, stale
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    (camera,) = json.loads(response.read())
+            except (OSError, ValueError):
+                continue  # sitewatch is restarting
+            sample = (time.time(), camera["state"], camera["frames"], camera["stale_frames"])
+            self.samples.append(sample)
+
+    def explain(self, start: float, end: float) -> str:
+        """What the camera did between ``start`` and ``end`` (wall clock)."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if not inside:
+            return "sitewatch did not answer (down)"
+        states = sorted({s[1] for s in inside})
+        stale = inside[-1][3] - inside[0][3]
+        frames = inside[-1][2] - inside[0][2]
+        return f"camera {'/'.join(states)}, {frames} frames, {stale} stale frames refused"
+
+
 # --------------------------------------------------------------------------- rounds
 
 
@@ -342,7 +376,9 @@ def playable(path: Path) -> bool:
     return frames > 0
 
 
-def outcomes(rounds: Sequence[Round], inbox: Inbox, data_dir: Path) -> list[Outcome]:
+def outcomes(
+    rounds: Sequence[Round], inbox: Inbox, data_dir: Path, watch: CameraWatch
+) -> list[Outcome]:
     """Match every expected incident with the alert that opened in its pass."""
     news = [e for e in inbox.events() if e["type"] == "new"]
     ledger = Ledger(data_dir / "ledger.sqlite3")
@@ -357,7 +393,8 @@ def outcomes(rounds: Sequence[Round], inbox: Inbox, data_dir: Path) -> list[Outc
                 <= this.ends + MATCH_SLACK_S
             ]
             if not found:
-                results.append(Outcome(this.fault, this.note, False, None, False, []))
+                why = watch.explain(this.blocked_from, this.ends)
+                results.append(Outcome(this.fault, f"{this.note}; {why}", False, None, False, []))
                 continue
             alert_id = str(found[0]["alert_id"])
             alert = ledger.alert(alert_id)
@@ -382,7 +419,7 @@ def outcomes(rounds: Sequence[Round], inbox: Inbox, data_dir: Path) -> list[Outc
                 if not clips:
                     missing.append("clip")
                 missing += [
-                    f"recorded missing: {m}" for m in alert.details.get("evidence_missing", [])
+                    f"{row.label}: {row.reason}" for row in ledger.expected_evidence(alert_id)
                 ]
             results.append(Outcome(this.fault, this.note, True, alert_id, clip_ok, missing))
     finally:
@@ -493,17 +530,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         inbox = stack.enter_context(subscriber(broker.port))
         config = write_config(work, data_dir, rtsp.url("scene.mp4"), broker.port)
         site = Site(work, data_dir, config, work / "sitewatch.log")
+        watch = CameraWatch(yaml.safe_load(config.read_text())["api"]["port"])
+        watch.start()
         print(f"{len(faults)} incidents: {' '.join(faults)} (log: {site.log})")
         try:
             rounds = run_rounds(faults, site, broker, inbox, rng)
             undelivered = wait_drained(inbox, data_dir)
+            watch.stop.set()
             if undelivered:
                 print(f"{undelivered} events still undelivered after {DRAIN_TIMEOUT_S:.0f} s")
         finally:
             if site.proc is not None and site.proc.poll() is None:
                 code = site.stop()
                 print(f"sitewatch stopped with exit code {code}")
-        results = outcomes(rounds, inbox, data_dir)
+        results = outcomes(rounds, inbox, data_dir, watch)
         sent = delivery(inbox, data_dir)
         verify_code, verify_text = audit_verify(config)
         print_table(results)
