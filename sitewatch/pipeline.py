@@ -17,7 +17,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from alerts.service import AlertService
+from alerts.alert_worker import AlertWorker
 from detect.blank_frame import is_featureless
 from detect.camera_rules import CameraRules, merge_detections
 from detect.detections import Detections
@@ -28,6 +28,7 @@ from detect.observations import Observation
 from detect.references import ReferenceStore
 from ingest.camera_reader import CameraReader
 from ingest.frames import Frame, Image
+from sitewatch.live_results import ExitShare, LatestResults, LiveResult
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,31 @@ class CameraWork:
     gated: int = 0
     stale_skipped: int = 0  # frames older than the stall threshold when taken (not analysed)
     inference_ms: float | None = None  # this camera's share of its batches, smoothed
+    zones_version: int = 0  # of the zones its rules were built with (sitewatch.zone_editor)
 
     def record_inference(self, ms: float) -> None:
         """Account for this camera's share of one batched inference."""
         previous = self.inference_ms
         self.inference_ms = ms if previous is None else previous + 0.1 * (ms - previous)
+
+    def live_result(self, frame: Frame) -> LiveResult:
+        """What the rules saw on ``frame`` (references, nothing copied), for the live view."""
+        height, width = frame.image.shape[:2]
+        exits = tuple(
+            ExitShare(w.zone.name, w.last_blocked_fraction, w.last_reason)
+            for w in self.rules.exit_watches
+            if w.last_reason
+        )
+        return LiveResult(
+            self.name,
+            frame.wall_time,
+            width,
+            height,
+            self.detections,
+            self.detections_at,
+            self.rules.zones,
+            exits,
+        )
 
     def figures(self) -> dict[str, float | int]:
         """Per-camera analysis figures for /metrics and /api/health."""
@@ -97,6 +118,12 @@ class Tick(Enum):
 
 
 ReferenceSource = Callable[[CameraWork, Image, float], Gray]
+RulesRefresh = Callable[[CameraWork], CameraWork]  # the same work, or one with new zones
+
+
+def keep_rules(work: CameraWork) -> CameraWork:
+    """The rules never change (no zone editor)."""
+    return work
 
 
 def analyse(
@@ -180,14 +207,21 @@ class AnalysisLoop(threading.Thread):
     def __init__(
         self,
         cameras: list[CameraWork],
-        service: AlertService,
+        alerts: AlertWorker,
         references: ReferenceStore,
         stop: threading.Event,
         detectors: DetectorStage | None = None,
+        results: LatestResults | None = None,
+        refresh: RulesRefresh = keep_rules,
     ) -> None:
+        """``results`` receives what each analysed frame showed (the live view); ``refresh``
+        gives each camera's work with its current zones (zones saved in the console apply
+        from the next frame on)."""
         super().__init__(name="analysis", daemon=True)
         self._cameras = cameras
-        self._service = service
+        self._results = results
+        self._refresh = refresh
+        self._alerts = alerts  # stores alerts on its own thread: a tick never waits for it
         self._reference_of = StoredReferences(references)
         self._stop_event = stop
         self._detectors = detectors
@@ -198,7 +232,7 @@ class AnalysisLoop(threading.Thread):
         """Zones with an alert still open from before a restart start as blocked, so that
         the alert ends once the zone is seen clear instead of staying open forever."""
         open_zones: dict[str, set[str]] = {}
-        for alert in self._service.open_alerts():
+        for alert in self._alerts.open_alerts():
             open_zones.setdefault(alert.camera, set()).add(alert.zone)
         now = time.time()
         for work in self._cameras:
@@ -208,6 +242,7 @@ class AnalysisLoop(threading.Thread):
         """Loop until stop: take the due frames, detect on them in one batch, run the rules."""
         while not self._stop_event.is_set():
             now = time.monotonic()
+            self._cameras = [self._refresh(work) for work in self._cameras]
             due = self._take_due_frames(now)
             ticks = {w.name: w.detection_tick(f.image, now, f.wall_time) for w, f in due}
             fresh = self._detect([(w, f) for w, f in due if ticks[w.name] is Tick.INFER])
@@ -222,9 +257,11 @@ class AnalysisLoop(threading.Thread):
                         fresh.get(work.name),
                         self._reference_of,
                     )
+                    if self._results is not None:
+                        self._results.put(work.live_result(frame))
                     for observation in observations:
-                        self._service.handle(observation, frame.image)
-                    self._service.flush_updates(frame.wall_time)
+                        self._alerts.submit(observation, frame.image)
+                    self._alerts.flush(frame.wall_time)
                 except (ValueError, OSError, cv2.error) as error:
                     log.exception("camera %s: analysis failed: %s", frame.camera, error)
                 self.frames_analysed += 1

@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from alerts.alert_worker import AlertWorker
 from alerts.cases import CaseService
 from alerts.clip_recorder import ClipReady, ClipRecorder, ClipSettings
 from alerts.clip_recovery import recover_at_start
@@ -33,15 +34,18 @@ from detect.model_format import ModelFormat
 from detect.references import ReferenceStore
 from detect.yolox import YoloxDetector
 from ingest.camera_reader import CameraReader, DecodePolicy, ReaderSettings, Watchdog
-from ingest.frames import Image
+from ingest.frames import Frame, Image
 from ingest.status import CameraState, CameraStatus
 from sitewatch.api import api_server, create_app
 from sitewatch.api.context import ApiDependencies
+from sitewatch.api.live_stream import LiveFeed
 from sitewatch.config.camera import Camera
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
+from sitewatch.live_results import LatestResults
 from sitewatch.pipeline import AnalysisLoop, CameraWork
 from sitewatch.rule_setup import alert_cooldowns, camera_work
+from sitewatch.zone_editor import ZoneEditor, ZoneRefresh
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 10.0
@@ -195,14 +199,19 @@ class Runner:
         self.commands = CommandConsumer(
             broker_settings(config), self.ledger, self.cases, self.topics, self.stop
         )
-        # analysis
+        # analysis, with the zones edited in the console and what it saw for the live view
+        self.zones = ZoneEditor(config, self.ledger)
+        self.live_results = LatestResults()
         self.detectors = load_detectors(config)
+        self.alert_worker = AlertWorker(self.service, self.stop)
         self.analysis = AnalysisLoop(
             [self._work(reader) for reader in self.readers],
-            self.service,
+            self.alert_worker,
             ReferenceStore(data_dir / "references"),
             self.stop,
             self.detectors,
+            self.live_results,
+            ZoneRefresh(self.zones, self._rebuild_work, self._open_zones),
         )
         self.api_server = (
             api_server(create_app(self.api_dependencies()), config.api.host, config.api.port)
@@ -232,6 +241,10 @@ class Runner:
             open_when_no_tokens=api.host in LOOPBACK,
             cors_origins=api.cors_origins,
             trusted_proxies=[str(network) for network in api.trusted_proxies],
+            live=LiveFeed(self.peek_frame, self.live_results),
+            zones=self.zones,
+            timezone=self.config.site.timezone,
+            site_name=self.config.site.name,
         )
 
     def _readers_of(self, camera: Camera) -> tuple[CameraReader, CameraReader | None]:
@@ -261,8 +274,18 @@ class Runner:
         return detect, record
 
     def _work(self, reader: CameraReader) -> CameraWork:
-        camera = self.config.camera(reader.settings.name)
-        return camera_work(self.config, camera, self.detectors is not None, reader)
+        name = reader.settings.name
+        work = camera_work(
+            self.config, self.config.camera(name), self.detectors is not None, reader
+        )
+        return replace(work, zones_version=self.zones.version(name))
+
+    def _rebuild_work(self, camera: Camera, old: CameraWork) -> CameraWork:
+        """A camera's work for new zones (the zone refresh keeps the rest of ``old``)."""
+        return camera_work(self.config, camera, self.detectors is not None, old.reader)
+
+    def _open_zones(self, camera: str) -> set[str]:
+        return {a.zone for a in self.service.open_alerts() if a.camera == camera}
 
     def _publish_camera_status(self, status: CameraStatus) -> None:
         self.publisher.set_retained(
@@ -274,10 +297,14 @@ class Runner:
             self.topics.record_status(status.camera), json.dumps(asdict(status), sort_keys=True)
         )
 
-    def latest_frame(self, camera: str) -> Image | None:
+    def peek_frame(self, camera: str) -> Frame | None:
         """The newest decoded frame of a camera (a peek: analysis still gets it)."""
         reader = next((r for r in self.readers if r.settings.name == camera), None)
-        frame = None if reader is None else reader.latest.peek()
+        return None if reader is None else reader.latest.peek()
+
+    def latest_frame(self, camera: str) -> Image | None:
+        """The newest decoded frame's picture."""
+        frame = self.peek_frame(camera)
         return None if frame is None else frame.image
 
     def camera_statuses(self) -> list[CameraStatus]:
@@ -297,6 +324,7 @@ class Runner:
             "outbox_pending": self.ledger.pending_count(),
             "open_alerts": len(self.service.open_alerts()),
             "frames_analysed": self.analysis.frames_analysed,
+            "observations_queued": self.alert_worker.queued,
             "clips_recording": self.clip_recorder.active,
             "clips_failed": self.clip_recorder.failed,
             **self.evidence_health(),
@@ -342,6 +370,7 @@ class Runner:
             reader.start()
         self.watchdog.start()
         self.service.resume_clips(time.time())
+        self.alert_worker.start()
         self.analysis.start()
         self.clip_recorder.start()
         self.evidence_retry.start()
@@ -378,6 +407,7 @@ class Runner:
             self.api_server.should_exit = True
         for thread in [*self.readers, *self.recorders, self.analysis]:
             thread.join(max(0.1, min(3.0, deadline - time.monotonic() - 5.0)))
+        self.alert_worker.join(max(0.1, min(3.0, deadline - time.monotonic() - 4.5)))  # drains
         self.clip_recorder.join(max(0.1, deadline - time.monotonic() - 4.0))  # finishes clips
         self.escalation.join(max(0.1, min(1.0, deadline - time.monotonic() - 2.0)))
         self.commands.join(max(0.1, min(1.0, deadline - time.monotonic() - 2.0)))

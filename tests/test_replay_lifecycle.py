@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pytest
 import yaml
 
+from alerts.alert_worker import AlertWorker
 from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.service import AlertService
@@ -126,14 +127,17 @@ def live_flame_alerts(config: SiteConfig, clip: Path, data_dir: Path) -> int:
             ledger, Topics("sitewatch", config.site.id), data_dir, "", alert_cooldowns(config)
         )
         work = camera_work(config, camera, True, reader)
-        loop = AnalysisLoop([work], service, ReferenceStore(data_dir / "refs"), stop, stage())
+        alerts = AlertWorker(service, stop)
+        loop = AnalysisLoop([work], alerts, ReferenceStore(data_dir / "refs"), stop, stage())
         reader.start()
+        alerts.start()
         loop.start()
         assert reader.finished.wait(DURATION_S * 3), reader.status
         time.sleep(1.0)  # the loop samples the last frames
         stop.set()
         loop.join(5)
         reader.join(5)
+        alerts.join(5)
         return sum(1 for alert in ledger.recent_alerts() if alert.hazard == "flame")
     finally:
         stop.set()
