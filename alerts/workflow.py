@@ -78,7 +78,14 @@ RULES: dict[Action, Rule] = {
 
 
 class TransitionError(ValueError):
-    """An action that the case's state does not allow; the message says why."""
+    """An action that the case's state does not allow; the message says why, ``code`` and
+    ``params`` name it for machines (``transition_not_allowed`` with the state and action,
+    ``still_detected``)."""
+
+    def __init__(self, message: str, code: str = "conflict", **params: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def next_state(state: CaseState, action: Action, incident_active: bool) -> CaseState:
@@ -87,10 +94,14 @@ def next_state(state: CaseState, action: Action, incident_active: bool) -> CaseS
     if state not in rule.allowed_from:
         raise TransitionError(
             f"cannot {rule.verb or action.value} a case that is {state.value.replace('_', ' ')}:"
-            f" {rule.hint}"
+            f" {rule.hint}",
+            "transition_not_allowed",
+            state=state.value,
+            action=action.value,
         )
     if action is Action.CLOSE and incident_active:
         raise TransitionError(
-            "cannot close: the hazard is still detected on camera (the incident has not ended)"
+            "cannot close: the hazard is still detected on camera (the incident has not ended)",
+            "still_detected",
         )
     return state if rule.to is None else rule.to

@@ -49,6 +49,7 @@ class ExitWatch:
     state: ExitState = field(default_factory=ExitState)
     previous: Gray | None = None
     last_reason: str = ""
+    last_blocked_fraction: float | None = None  # of the last check (None: not judged)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class CameraRules:
             )
             watch.previous = current
             watch.last_reason = measured.reason
+            watch.last_blocked_fraction = measured.blocked_fraction
             watch.state, observations = step(
                 watch.state,
                 measured.blocked_fraction,

@@ -28,7 +28,9 @@ from ingest.status import CameraState, CameraStatus
 from sitewatch.api import api_server, create_app
 from sitewatch.api.auth import FailureLimiter
 from sitewatch.api.context import ApiDependencies
+from sitewatch.config.site import SiteConfig
 from sitewatch.demo.rtsp import free_port
+from sitewatch.zone_editor import ZoneEditor
 
 TOPICS = Topics("sw", "plant-a")
 BASE_URL = "http://testserver"
@@ -128,6 +130,7 @@ def make_site(
             ],
             health=lambda: {"mqtt_connected": True, "outbox_pending": next(counter)},
             latest_frame=frames.get,
+            zones=ZoneEditor(site_config(tmp), ledger),
             tokens=TOKENS if tokens is None else tokens,
             limiter=limiter,
             cors_origins=cors_origins,
@@ -144,6 +147,18 @@ def make_site(
         TestClient(app),
         ended.after.alert_id,
         active.after.alert_id,
+    )
+
+
+def site_config(tmp: Path) -> SiteConfig:
+    """The site's configuration: camera dock with one exit zone, data in ``tmp``."""
+    exit_zone = {"name": "exit-1", "kind": "exit", "points": [[0.5, 0.1], [0.9, 0.1], [0.9, 0.9]]}
+    return SiteConfig.model_validate(
+        {
+            "site": {"id": TOPICS.site},
+            "cameras": [{"name": "dock", "url": "rtsp://127.0.0.1:9/dock", "zones": [exit_zone]}],
+            "storage": {"data_dir": str(tmp)},
+        }
     )
 
 

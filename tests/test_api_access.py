@@ -30,6 +30,7 @@ from tests.api_site import ROLES, T0, Clock, Site, bearer, make_site, serve
 EVERYONE = frozenset(ROLES)
 OPERATORS = frozenset({"operator", "admin"})
 AUDITORS = frozenset({"auditor", "admin"})
+ADMINS = frozenset({"admin"})
 JPEG = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
 FUTURE = "2031-01-01T00:00:00Z"
 
@@ -70,6 +71,7 @@ class Row:
             .replace("{name}", "dock")
             .replace("{asset}", "app.js")
             .replace("/evidence/dock", "/evidence/snapshot.jpg")
+            .replace("/console/i18n/dock", "/console/i18n/zh-CN.json")
         )
 
 
@@ -79,6 +81,7 @@ ROUTES = [
     Row("GET", "/console/", None),  # the console's static files hold no data
     Row("GET", "/console/rules.json", None),
     Row("GET", "/console/{asset}", None),
+    Row("GET", "/console/i18n/{name}", None),
     Row("GET", "/api/me", EVERYONE),
     Row("GET", "/api/health", EVERYONE),
     Row("GET", "/metrics", EVERYONE),
@@ -129,6 +132,11 @@ ROUTES = [
     Row("GET", "/api/cameras", EVERYONE),
     Row("GET", "/api/cameras/{name}/frame", EVERYONE),
     Row("GET", "/api/cameras/{name}/reference", EVERYONE),
+    Row("GET", "/api/cameras/{name}/zones", EVERYONE),
+    Row("PUT", "/api/cameras/{name}/zones", ADMINS, json_body={"version": 0, "zones": []}),
+    Row("POST", "/api/cameras/{name}/reference", ADMINS),
+    Row("GET", "/api/live", EVERYONE),  # checked over HTTP (an endless stream)
+    Row("GET", "/api/handover", EVERYONE),
     Row("GET", "/api/audit", AUDITORS),
     Row("GET", "/api/audit/verify", AUDITORS),
     Row("GET", "/api/alerts/{alert_id}/dossier", AUDITORS),
@@ -136,6 +144,7 @@ ROUTES = [
     Row("GET", "/api/events", EVERYONE),  # checked over HTTP (an endless stream)
 ]
 CALLERS = [None, "wrong", *ROLES]
+STREAMS = ("/api/events", "/api/live")
 
 
 def test_the_matrix_covers_every_route(tmp_path: Path) -> None:
@@ -169,7 +178,7 @@ def call(site: Site, row: Row, caller: str | None) -> httpx.Response:
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize("row", [r for r in ROUTES if r.template != "/api/events"], ids=str)
+@pytest.mark.parametrize("row", [r for r in ROUTES if r.template not in STREAMS], ids=str)
 def test_route_role_matrix(tmp_path: Path, row: Row, caller: str | None) -> None:
     site = make_site(tmp_path)
     ReferenceStore(tmp_path / "references").save("dock", np.zeros((9, 16, 3), np.uint8), T0)

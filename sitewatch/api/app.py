@@ -73,6 +73,10 @@ def create_app(deps: ApiDependencies) -> FastAPI:
             deps.limiter or FailureLimiter(),
             deps.open_when_no_tokens,
         ),
+        live=deps.live,
+        zones=deps.zones,
+        timezone=deps.timezone,
+        site_name=deps.site_name,
     )
     for router in ROUTERS:
         app.include_router(router)
@@ -84,7 +88,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(deps.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             expose_headers=["Link", "X-Next-Cursor", "ETag", "Content-Range"],
         )
@@ -115,13 +119,15 @@ def _map_errors(app: FastAPI) -> None:
         TransitionError: 409,
         CaseInputError: 422,
     }
+    codes = {CaseNotFoundError: "alert_not_found", CaseInputError: INVALID_INPUT}
     for error_type, status in statuses.items():
-        code = INVALID_INPUT if status == 422 else None
+        code = codes.get(error_type)
 
         def handler(
             _request: Request, error: Exception, status: int = status, code: str | None = code
         ) -> Response:
-            return error_response(status, str(error), code)
+            named = getattr(error, "code", None) or code  # TransitionError names its own
+            return error_response(status, str(error), named, params=getattr(error, "params", None))
 
         app.add_exception_handler(error_type, handler)
 

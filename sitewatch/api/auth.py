@@ -32,12 +32,16 @@ ANONYMOUS = Principal("anonymous", Role.ADMIN)
 
 
 class AuthError(Exception):
-    """Why a request is refused: 401 (no or bad token) or 429 (too many failures)."""
+    """Why a request is refused: 401 (no or bad token) or 429 (too many failures), with the
+    stable ``code`` of the answer (token_missing, token_unknown, too_many_attempts)."""
 
-    def __init__(self, status: int, reason: str, retry_after_s: int | None = None) -> None:
+    def __init__(
+        self, status: int, reason: str, code: str, retry_after_s: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code = code
         self.retry_after_s = retry_after_s
 
 
@@ -126,15 +130,19 @@ class Authenticator:
         if self.open_access():
             return ANONYMOUS
         if not token:  # not a guess: not counted
-            raise AuthError(401, "missing bearer token (Authorization: Bearer <token>)")
+            raise AuthError(
+                401, "missing bearer token (Authorization: Bearer <token>)", "token_missing"
+            )
         principal = self._match(token)
         if principal is not None:
             return principal
         wait = self.limiter.retry_after(client)
         if wait is not None:
-            raise AuthError(429, f"too many failed attempts: retry in {wait} s", wait)
+            raise AuthError(
+                429, f"too many failed attempts: retry in {wait} s", "too_many_attempts", wait
+            )
         self._fail(client)
-        raise AuthError(401, "unknown token")
+        raise AuthError(401, "unknown token", "token_unknown")
 
     def _fail(self, client: str) -> None:
         self.failures += 1

@@ -17,6 +17,8 @@ from detect.references import ReferenceStore
 from ingest.status import CameraStatus
 from sitewatch.api.auth import Authenticator, FailureLimiter
 from sitewatch.api.event_stream import EventHub
+from sitewatch.api.live_stream import LiveFeed, LiveFigures, SharedJpegs
+from sitewatch.zone_editor import ZoneEditor
 
 StatusSource = Callable[[], list[CameraStatus]]
 HealthSource = Callable[[], dict[str, Any]]
@@ -57,6 +59,10 @@ class ApiDependencies:
     cors_origins: Sequence[str] = ()
     trusted_proxies: Sequence[str] = ()  # addresses or networks whose X-Forwarded-For counts
     limiter: FailureLimiter | None = None
+    live: LiveFeed | None = None  # the live view's frames and analysis results (none: no view)
+    zones: ZoneEditor | None = None  # zones edited in the console (none: read-only, from YAML)
+    timezone: str = "UTC"  # the site's IANA zone: the console shows times in it
+    site_name: str = ""
 
     @classmethod
     def of_ledger(
@@ -82,6 +88,12 @@ class ApiContext:
     cases: CaseService
     hub: EventHub
     auth: Authenticator
+    live: LiveFeed | None = None
+    zones: ZoneEditor | None = None
+    timezone: str = "UTC"
+    site_name: str = ""
+    jpegs: SharedJpegs = field(default_factory=SharedJpegs)
+    live_figures: LiveFigures = field(default_factory=LiveFigures)
 
     def camera_names(self) -> set[str]:
         """Names of the configured cameras."""

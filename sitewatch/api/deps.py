@@ -6,12 +6,13 @@ of each ``allow`` call, so it must be evaluated where it is written.)"""
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.ledger import Ledger
 from sitewatch.api.auth import AuthError, Principal
 from sitewatch.api.context import ApiContext
+from sitewatch.api.errors import ApiError
 from sitewatch.config.api import Role
 
 
@@ -53,9 +54,11 @@ def current_principal(
         return context.auth.authenticate(token, client)
     except AuthError as error:
         headers = {"WWW-Authenticate": "Bearer"}
+        params: dict[str, int] = {}
         if error.retry_after_s is not None:
             headers["Retry-After"] = str(error.retry_after_s)
-        raise HTTPException(error.status, error.reason, headers=headers) from None
+            params["retry_after_s"] = error.retry_after_s
+        raise ApiError(error.status, error.code, error.reason, headers, **params) from None
 
 
 def allow(*roles: Role) -> Callable[[Principal], Principal]:
@@ -68,8 +71,11 @@ def allow(*roles: Role) -> Callable[[Principal], Principal]:
         principal: Annotated[Principal, Security(current_principal, scopes=allowed)],
     ) -> Principal:
         if not principal.may(*roles):
-            raise HTTPException(
-                403, f"role {principal.role.value} may not do this (needs one of: {names})"
+            raise ApiError(
+                403,
+                "forbidden",
+                f"role {principal.role.value} may not do this (needs one of: {names})",
+                role=principal.role.value,
             )
         return principal
 
@@ -79,3 +85,4 @@ def allow(*roles: Role) -> Callable[[Principal], Principal]:
 Reader = Annotated[Principal, Depends(allow(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
 Operator = Annotated[Principal, Depends(allow(Role.OPERATOR))]
 Auditor = Annotated[Principal, Depends(allow(Role.AUDITOR))]
+Admin = Annotated[Principal, Depends(allow())]

@@ -1,8 +1,13 @@
-"""Error answers: ``{"detail": "<reason>", "code"?: "<stable code>"}``, never echoing input.
+"""Error answers: ``{"detail": "<reason>", "code": "<stable code>", "params"?: {...}}``, never
+echoing input.
 
-Invalid input answers 422 with the fields and reasons in English (the values sent are never
-repeated: they may be megabytes, or text that cannot be encoded); a body over its route's limit
-answers 413.
+``detail`` is English, for people reading logs; ``code`` is stable and machine-readable (the web
+console shows its own text for it, in the user's language), and ``params`` holds the values that
+text needs (a camera name, the edges of a polygon that cross...). A route raises ``ApiError`` to
+choose the code; any other refusal gets the code of its status (``STATUS_CODES``). Invalid input
+answers 422 with the fields and reasons in English (the values sent are never repeated: they may
+be megabytes, or text that cannot be encoded) and the field names in ``params.fields``; a body
+over its route's limit answers 413.
 """
 
 from __future__ import annotations
@@ -17,19 +22,59 @@ from starlette.exceptions import HTTPException
 
 INVALID_INPUT = "invalid_input"
 BODY_TOO_LARGE = "body_too_large"
+STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: BODY_TOO_LARGE,
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: INVALID_INPUT,
+    429: "too_many_attempts",
+}
 MAX_LISTED = 5  # problems named in one 422 answer
 MAX_NAME_CHARS = 60  # of a field name quoted in an answer
 WHERE = {"query": "query parameter ", "path": "path parameter ", "header": "header "}
 
 
+def status_code_name(status: int) -> str:
+    """The code of a refusal that names none: by its status (``http_<status>`` if unlisted)."""
+    return STATUS_CODES.get(status, f"http_{status}")
+
+
 def error_response(
-    status: int, detail: str, code: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    detail: str,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    """An error answer in the API's shape."""
-    body: dict[str, str] = {"detail": detail}
-    if code is not None:
-        body["code"] = code
+    """An error answer in the API's shape (``code`` defaults to the status's)."""
+    body: dict[str, Any] = {"detail": detail, "code": code or status_code_name(status)}
+    if params:
+        body["params"] = dict(params)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+class ApiError(HTTPException):
+    """A refusal with its stable ``code`` and the ``params`` of its localised text, e.g.
+    ``ApiError(404, "camera_not_found", f"no camera named {name!r}", camera=name)``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(status, detail, dict(headers) if headers else None)
+        self.code = code
+        self.params = params
 
 
 class BodyTooLarge(HTTPException):
@@ -95,9 +140,32 @@ def invalid_input(problems: Sequence[Mapping[str, Any]]) -> str:
     return listed + (f"; and {more} more" if more > 0 else "")
 
 
+def problem_fields(problems: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The top-level names of the fields with problems (``owner``, ``photos`` for
+    ``photos[0]``, ``limit`` for the query parameter), each once, in order; ``body`` for the
+    body as a whole."""
+    names: list[str] = []
+    for problem in problems[:MAX_LISTED]:
+        loc = tuple(problem.get("loc", ()))
+        name = printable(str(loc[1])) if len(loc) > 1 and isinstance(loc[1], str) else "body"
+        if name not in names:
+            names.append(name)
+    return names
+
+
 async def _validation_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    return error_response(422, invalid_input(list(error.errors())), INVALID_INPUT)
+    problems = list(error.errors())
+    return error_response(
+        422, invalid_input(problems), INVALID_INPUT, params={"fields": problem_fields(problems)}
+    )
+
+
+async def _http_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = error.code if isinstance(error, ApiError) else None
+    params = error.params if isinstance(error, ApiError) else None
+    return error_response(error.status_code, str(error.detail), code, error.headers, params)
 
 
 async def _body_too_large(_request: Request, error: Exception) -> Response:
@@ -106,6 +174,8 @@ async def _body_too_large(_request: Request, error: Exception) -> Response:
 
 
 def map_request_errors(app: FastAPI) -> None:
-    """Answer invalid input and oversized bodies in the API's error shape."""
+    """Answer invalid input, oversized bodies and every other refusal (``HTTPException``,
+    ``ApiError``) in the API's error shape, each with its code."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
+    app.add_exception_handler(HTTPException, _http_error)

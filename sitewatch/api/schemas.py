@@ -262,9 +262,16 @@ class VerifyOut(Output):
 
 
 class ErrorOut(Output):
-    """Every 4xx answer: the reason in English and, where one is defined, a stable code."""
+    """Every 4xx answer: the reason in English, a stable code and the values its text needs."""
 
     detail: str = Field(description="Why the request was refused, in English.")
-    code: str | None = Field(
-        default=None, description="Stable machine-readable code: invalid_input, body_too_large."
+    code: str = Field(
+        description="Stable machine-readable code: invalid_input, body_too_large, not_found, "
+        "conflict, forbidden, zones_version_conflict, zone_self_intersecting… (by status when "
+        "the route names none: unauthorized, forbidden, not_found, conflict, gone…)."
+    )
+    params: dict[str, Any] | None = Field(
+        default=None,
+        description="Values for a localised text of the code: the camera, the zone, the "
+        "fields with problems (invalid_input), the edges that cross…",
     )

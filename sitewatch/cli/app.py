@@ -15,6 +15,7 @@ from ingest.url import redact_url
 from sitewatch.cli import audit, models, tokens, training
 from sitewatch.cli.common import ConfigOption, err, load_site, out
 from sitewatch.config.site import SiteConfig
+from sitewatch.config.zone_files import zone_files
 
 app = typer.Typer(
     help="sitewatch: flames and smoke, missing hard hats and blocked exits on RTSP cameras.",
@@ -40,6 +41,11 @@ def check_config(path: Annotated[Path, typer.Argument(help="Site configuration (
             "yes" if camera.enabled else "no",
         )
     out.print(table)
+    for name, saved in zone_files(config).items():
+        out.print(
+            f"Zones  {name}: from {saved.path} (version {saved.version}, saved by "
+            f"{saved.updated_by} at {saved.updated_at}), over those of {path.name}"
+        )
     mqtt = config.mqtt
     target = "embedded broker" if mqtt.mode.value == "embedded" else "broker"
     tls = " TLS" if mqtt.tls else ""

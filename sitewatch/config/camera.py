@@ -65,12 +65,25 @@ class Zone(Section):
     @classmethod
     def _polygon(cls, points: list[Point]) -> list[Point]:
         if len(points) < 3:
-            raise ValueError(f"polygon needs at least 3 points, got {len(points)}")
+            raise FieldError(
+                (),
+                f"polygon needs at least 3 points, got {len(points)}",
+                "zone_too_few_points",
+                count=len(points),
+            )
         crossing = self_intersection(points)
         if crossing is not None:
-            raise ValueError(f"polygon edges {crossing[0]} and {crossing[1]} cross each other")
+            raise FieldError(
+                (),
+                f"polygon edges {crossing[0]} and {crossing[1]} cross each other",
+                "zone_self_intersecting",
+                first=crossing[0],
+                second=crossing[1],
+            )
         if polygon_area(points) <= 0.0:
-            raise ValueError("polygon has zero area (points are collinear or repeated)")
+            raise FieldError(
+                (), "polygon has zero area (points are collinear or repeated)", "zone_zero_area"
+            )
         return points
 
     @model_validator(mode="after")
@@ -81,11 +94,22 @@ class Zone(Section):
                     ("points", index),
                     f"normalized coordinates must lie within 0..1, got [{x:g}, {y:g}]"
                     " (set `coordinates: pixels` for pixel coordinates)",
+                    "zone_outside_frame",
+                    index=index,
                 )
             if x < 0 or y < 0:
-                raise FieldError(("points", index), f"coordinates must not be negative: [{x}, {y}]")
+                raise FieldError(
+                    ("points", index),
+                    f"coordinates must not be negative: [{x}, {y}]",
+                    "zone_outside_frame",
+                    index=index,
+                )
         if self.obstacle_classes and self.kind is not ZoneKind.EXIT:
-            raise FieldError(("obstacle_classes",), "only exit zones take obstacle_classes")
+            raise FieldError(
+                ("obstacle_classes",),
+                "only exit zones take obstacle_classes",
+                "zone_obstacles_not_exit",
+            )
         return self
 
 
@@ -143,6 +167,10 @@ class Camera(Section):
         seen: set[str] = set()
         for index, zone in enumerate(self.zones):
             if zone.name in seen:
-                raise FieldError(("zones", index, "name"), f"duplicate zone name '{zone.name}'")
+                raise FieldError(
+                    ("zones", index, "name"),
+                    f"duplicate zone name '{zone.name}'",
+                    "zone_name_duplicate",
+                )
             seen.add(zone.name)
         return self

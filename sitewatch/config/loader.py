@@ -19,6 +19,7 @@ from detect.model_format import ModelFormat
 from sitewatch.config.base import FieldError
 from sitewatch.config.camera import local_file
 from sitewatch.config.site import SiteConfig
+from sitewatch.config.zone_files import ZoneError, merge_zone_files
 
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PATH_FIELDS: tuple[tuple[str, ...], ...] = (
@@ -87,6 +88,8 @@ def load_config(
 
     ``read_model`` opens each model file: its class names fill ``classes`` when the config
     omits them, and a fixed input size that differs from ``input_size`` is reported.
+    Zones saved from the console (``<data_dir>/zones/<camera>.yaml``) replace the zones of
+    their camera and are validated with the rest (``zone_files.merge_zone_files``).
     Raises ConfigError listing every problem found with its YAML path and line.
     """
     environment = os.environ if env is None else env
@@ -113,10 +116,15 @@ def load_config(
     if problems:
         raise ConfigError(path, [_with_line(p, tree) for p in problems])
     try:
-        return SiteConfig.model_validate(data)
+        config = SiteConfig.model_validate(data)
     except ValidationError as error:
         found = [_problem(item) for item in error.errors(include_input=False)]
         raise ConfigError(path, [_with_line(p, tree) for p in found]) from None
+    try:
+        return merge_zone_files(config)
+    except ZoneError as error:
+        source = error.source or path
+        raise ConfigError(source, [Problem(p.path, p.message) for p in error.problems]) from None
 
 
 def _substitute(value: Any, loc: Loc, env: Mapping[str, str], problems: list[Problem]) -> Any:

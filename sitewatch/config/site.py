@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from core.vocabulary import FIRE, HEAD, HELMET, PERSON
+from core.vocabulary import FIRE, HEAD, HELMET, PERSON, ZoneKind
 from sitewatch.config.api import Api
 from sitewatch.config.base import FieldError, Section
 from sitewatch.config.camera import NAME_PATTERN, Camera
@@ -21,6 +22,22 @@ class Site(Section):
 
     id: str = Field(pattern=NAME_PATTERN, description="Site id, used in MQTT topics.")
     name: str = Field(default="", description="Human-readable site name.")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the site (Asia/Shanghai, Europe/Berlin…): the console "
+        "shows every time in it, with the zone named.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            near = sorted(z for z in available_timezones() if z.lower() == zone.lower())
+            hint = f" (did you mean '{near[0]}'?)" if near else " (e.g. Asia/Shanghai, UTC)"
+            raise ValueError(f"unknown time zone '{zone}'{hint}") from None
+        return zone
 
 
 class SiteConfig(Section):
@@ -46,7 +63,6 @@ class SiteConfig(Section):
                     f"keeps {camera.buffer_seconds:g} s of packets but clips.pre_roll_s needs "
                     f"{self.clips.pre_roll_s:g} s",
                 )
-        known: set[str] = set()
         for m, model in enumerate(self.models):
             for k, name in enumerate(model.use_classes):
                 model.check_class(name, ("models", m, "use_classes", k))
@@ -57,7 +73,7 @@ class SiteConfig(Section):
                         ("models", m, "class_confidence", name),
                         f"must be between 0 and 1, not {floor:g}",
                     )
-            known |= set(model.use_classes or model.classes)
+        known = self.known_classes()
         self._check_rule_classes(known)
         for c, camera in enumerate(self.cameras):
             for z, zone in enumerate(camera.zones):
@@ -68,6 +84,8 @@ class SiteConfig(Section):
                             ("cameras", c, "zones", z, "obstacle_classes", k),
                             f"class '{wanted}' is not a class of any configured model "
                             f"(known classes: {offer})",
+                            "zone_obstacle_unknown",
+                            **{"class": wanted},
                         )
         return self
 
@@ -102,6 +120,29 @@ class SiteConfig(Section):
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise FieldError((section, index, "name"), f"duplicate name '{name}'")
+
+    def known_classes(self) -> set[str]:
+        """The classes the configured models find (their ``use_classes``, else all)."""
+        known: set[str] = set()
+        for model in self.models:
+            known |= set(model.use_classes or model.classes)
+        return known
+
+    def zone_kind_problem(self, kind: ZoneKind) -> str | None:
+        """Why no camera of this site can use zones of ``kind`` (``hardhat_off``,
+        ``flame_off``, ``no_model``), None when it can: a hard-hat-required zone needs the
+        hard-hat rule and a model finding bare heads, a flame-allowed zone the flame rule and a
+        model finding fire; exit and ignore zones work everywhere."""
+        needs = {
+            ZoneKind.HARDHAT_REQUIRED: (self.rules.hardhat.enabled, HEAD, "hardhat_off"),
+            ZoneKind.FLAME_ALLOWED: (self.rules.flame.enabled, FIRE, "flame_off"),
+        }
+        if kind not in needs:
+            return None
+        enabled, wanted, off = needs[kind]
+        if not enabled:
+            return off
+        return None if wanted in self.known_classes() else "no_model"
 
     def camera(self, name: str) -> Camera:
         """The camera called ``name`` (KeyError names it when missing)."""

@@ -2,13 +2,28 @@
 
 from fastapi import APIRouter
 
-from sitewatch.api.routes import alerts, audit, cameras, cases, console, events, stats, system
+from sitewatch.api.routes import (
+    alerts,
+    audit,
+    cameras,
+    cases,
+    console,
+    events,
+    handover,
+    live,
+    stats,
+    system,
+    zones,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     system.router,
     alerts.router,
     cases.router,
     cameras.router,
+    live.router,
+    zones.router,
+    handover.router,
     audit.router,
     events.router,
     stats.router,

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from sitewatch.api.context import ApiContext
 from sitewatch.api.deps import Context, Reader
+from sitewatch.api.errors import ApiError
 from sitewatch.api.schemas import CameraOut
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
 def _known(context: ApiContext, name: str) -> None:
     if name not in context.camera_names():
-        raise HTTPException(404, f"no camera named {name!r}")
+        raise ApiError(404, "camera_not_found", f"no camera named {name!r}", camera=name)
 
 
 @router.get("", response_model=list[CameraOut], summary="Every camera's health")
@@ -38,7 +39,7 @@ def latest_frame(name: str, _user: Reader, context: Context) -> Response:
     _known(context, name)
     image = context.latest_frame(name)
     if image is None:
-        raise HTTPException(404, f"camera {name} has no frame yet")
+        raise ApiError(404, "frame_not_ready", f"camera {name} has no frame yet", camera=name)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise HTTPException(404, f"the latest frame of camera {name} cannot be encoded")

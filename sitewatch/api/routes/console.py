@@ -1,6 +1,7 @@
 """The web console: static pages (no data, so no token) at ``/console/``; the page itself calls
 the API with the operator's bearer token. ``rules.json`` gives it the case workflow and which
-roles may do what, from the same code the API enforces."""
+roles may do what, from the same code the API enforces, and the domain words it names;
+``i18n/<language>.json`` are its message catalogues (zh-CN, en)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from alerts.workflow import RULES, Action
-from core.vocabulary import CaseState
+from core import vocabulary
+from core.vocabulary import CaseState, Hazard, Severity, ZoneKind
 from sitewatch.api.auth import Principal
 from sitewatch.config.api import Role
 
 router = APIRouter(include_in_schema=False)
 ASSET = re.compile(r"^[a-z][a-z0-9-]*\.(html|js|css|svg)$")
+CATALOGUE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?\.json$")
 MEDIA_TYPES = {
+    "json": "application/json",
     "html": "text/html; charset=utf-8",
     "js": "text/javascript; charset=utf-8",
     "css": "text/css; charset=utf-8",
@@ -32,6 +36,13 @@ CSP = (
     "frame-ancestors 'none'"
 )
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
+CLASS_NAMES = (
+    vocabulary.FIRE,
+    vocabulary.SMOKE,
+    vocabulary.HELMET,
+    vocabulary.HEAD,
+    vocabulary.PERSON,
+)
 
 
 def _asset(name: str) -> Response:
@@ -63,6 +74,17 @@ def rules() -> JSONResponse:
     return JSONResponse(workflow_rules(), headers=HEADERS)
 
 
+@router.get("/console/i18n/{name}")
+def catalogue(name: str) -> Response:
+    """The message catalogue of one language (``zh-CN.json``, ``en.json``)."""
+    if CATALOGUE.match(name) is None:
+        raise HTTPException(404, f"no catalogue {name!r}")
+    path = resources.files("sitewatch").joinpath("console", "i18n", name)
+    if not path.is_file():
+        raise HTTPException(404, f"no catalogue {name!r}")
+    return Response(path.read_bytes(), media_type=MEDIA_TYPES["json"], headers=HEADERS)
+
+
 @router.get("/console/{asset}")
 def console_file(asset: str) -> Response:
     """A script, style sheet or image of the console."""
@@ -80,6 +102,11 @@ def workflow_rules() -> dict[str, Any]:
         if action is not Action.ESCALATE  # done by sitewatch when a deadline passes
     }
     return {
+        "hazards": [hazard.value for hazard in Hazard],
+        "severities": [severity.value for severity in Severity],
+        "zone_kinds": [kind.value for kind in ZoneKind],
+        "classes": list(CLASS_NAMES),
+        "whole_frame": vocabulary.WHOLE_FRAME,
         "states": [state.value for state in CaseState],
         "actions": actions,
         "case_roles": [r.value for r in Role if Principal("", r).may(Role.OPERATOR)],

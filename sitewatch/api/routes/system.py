@@ -23,7 +23,13 @@ def healthz() -> dict[str, str]:
 @router.get("/api/health", summary="Health: MQTT, outbox, cameras, detector")
 def health(_user: Reader, context: Context) -> dict[str, Any]:
     """Status figures of the running pipeline."""
-    return {"status": "ok", "site": context.site, **context.health()}
+    return {
+        "status": "ok",
+        "site": context.site,
+        "site_name": context.site_name,
+        "timezone": context.timezone,
+        **context.health(),
+    }
 
 
 @router.get("/api/me", response_model=MeOut, summary="The caller: token holder and role")
@@ -41,6 +47,10 @@ def get_metrics(_user: Reader, context: Context) -> str:
         "api_auth_refused_total": auth.limiter.refused,
         "api_sse_clients": hub.clients,
         "api_sse_disconnected_slow_total": hub.disconnected_slow,
+        "api_live_viewers": context.live_figures.viewers,
+        "api_live_parts_total": context.live_figures.parts,
+        "api_live_bytes_total": context.live_figures.bytes_sent,
+        "api_live_jpegs_encoded_total": context.jpegs.encoded,
     }
     return metrics.render(context.cameras(), {**context.health(), **api})
 
