@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from alerts import audit
 from alerts.cases import CaseInputError, CaseNotFoundError, CaseRequest, CaseService
 from alerts.contract import COMMAND_RESULT_SCHEMA, Topics, iso, load_schema
 from alerts.ledger import Ledger, read_alerts
-from alerts.mqtt_publisher import BrokerSettings
+from alerts.mqtt_publisher import BrokerSettings, configure_client
 from alerts.workflow import Action, TransitionError
 
 log = logging.getLogger(__name__)
@@ -190,17 +189,7 @@ class CommandConsumer(threading.Thread):
             clean_session=None if s.mqtt5 else False,
             manual_ack=True,
         )
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(s.insecure)
-        client.reconnect_delay_set(min_delay=s.reconnect_min_s, max_delay=s.reconnect_max_s)
+        configure_client(client, s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

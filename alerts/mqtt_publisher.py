@@ -86,6 +86,24 @@ def connect_error_message(host: str, port: int, error: BaseException | None) -> 
     return f"{where}: {error}{hint}"
 
 
+def configure_client(client: mqtt.Client, settings: BrokerSettings) -> None:
+    """Credentials, TLS and reconnect backoff of ``settings`` on a new paho client (every
+    connection sitewatch opens to the broker uses the same)."""
+    if settings.username is not None:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(
+            ca_certs=str(settings.ca_file) if settings.ca_file else None,
+            certfile=str(settings.cert_file) if settings.cert_file else None,
+            keyfile=str(settings.key_file) if settings.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(settings.insecure)
+    client.reconnect_delay_set(
+        min_delay=settings.reconnect_min_s, max_delay=settings.reconnect_max_s
+    )
+
+
 class MqttPublisher(threading.Thread):
     """Owns the MQTT client: node status (last will), retained camera status, outbox drain."""
 
@@ -154,18 +172,8 @@ class MqttPublisher(threading.Thread):
         s = self._settings
         protocol = mqtt.MQTTv5 if self._mqtt5 else mqtt.MQTTv311
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=protocol)
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(s.insecure)
+        configure_client(client, s)
         client.will_set(self._topics.status, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=s.reconnect_min_s, max_delay=s.reconnect_max_s)
         client.max_inflight_messages_set(self._window)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
