@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import psycopg
 from jsonschema import Draft202012Validator
 from ulid import ULID
 
@@ -25,6 +24,7 @@ from alerts.contract import COMMAND_SCHEMA, load_schema
 from core.vocabulary import CaseState
 from hub import hub_audit
 from hub.config import HubConfig, HubRole
+from hub.db_loop import DbLoop
 from hub.intake import Event, Rejected, Rejection, parse_time
 from hub.metrics import HubMetrics
 from hub.store import Db, record_rejection
@@ -204,9 +204,11 @@ def settle_from_result(db: Db, site: str, payload: bytes, metrics: HubMetrics) -
     )
 
 
-class CommandSender(threading.Thread):
+class CommandSender(DbLoop):
     """Publishes pending commands, again every ``escalation.command_resend_s`` until they
     settle (rows claimed with SKIP LOCKED: several hubs never send one at once)."""
+
+    what = "commands"
 
     def __init__(
         self,
@@ -217,12 +219,9 @@ class CommandSender(threading.Thread):
         stop: threading.Event,
         wake: threading.Event,
     ) -> None:
-        super().__init__(name="hub-commands", daemon=True)
+        super().__init__("hub-commands", connect, metrics, stop)
         self._config = config
         self._client = client
-        self._connect = connect
-        self._metrics = metrics
-        self._stop_event = stop
         self._wake = wake
 
     def send_due(self, db: Db) -> int:
@@ -250,26 +249,13 @@ class CommandSender(threading.Thread):
         self._metrics.add("sitewatch_hub_commands_sent_total", sent)
         return sent
 
-    def run(self) -> None:
-        """Send due commands until stop."""
-        db: Db | None = None
-        try:
-            while not self._stop_event.is_set():
-                try:
-                    if db is None or db.closed:
-                        db = self._connect()
-                    self.send_due(db)
-                except psycopg.Error as error:
-                    self._metrics.add("sitewatch_hub_database_errors_total")
-                    log.warning("commands: database error (retrying): %s", str(error).strip())
-                    if db is not None:
-                        db.close()
-                    db = None
-                self._wake.wait(min(1.0, self._config.escalation.command_resend_s))
-                self._wake.clear()
-        finally:
-            if db is not None:
-                db.close()
+    def step(self, db: Db) -> float:
+        self.send_due(db)
+        return min(1.0, self._config.escalation.command_resend_s)
+
+    def pause(self, seconds: float) -> None:
+        self._wake.wait(seconds)  # a new command wakes the sender at once
+        self._wake.clear()
 
 
 def parse_deadline(text: str | None) -> datetime | None:

@@ -11,10 +11,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from hub import hub_audit
 from hub.config import HubConfig
+from hub.db_loop import DbLoop
 from hub.metrics import HubMetrics
 from hub.store import Db
 
@@ -69,8 +68,10 @@ def escalate_overdue(db: Db, config: HubConfig, now: datetime) -> list[tuple[str
     return done
 
 
-class EscalationLoop(threading.Thread):
+class EscalationLoop(DbLoop):
     """Runs escalate_overdue every ``escalation.check_s`` until stop."""
+
+    what = "escalation"
 
     def __init__(
         self,
@@ -79,28 +80,9 @@ class EscalationLoop(threading.Thread):
         metrics: HubMetrics,
         stop: threading.Event,
     ) -> None:
-        super().__init__(name="hub-escalation", daemon=True)
+        super().__init__("hub-escalation", connect, metrics, stop)
         self._config = config
-        self._connect = connect
-        self._metrics = metrics
-        self._stop_event = stop
 
-    def run(self) -> None:
-        """Check, wait, repeat; database errors are logged and retried."""
-        db: Db | None = None
-        try:
-            while not self._stop_event.is_set():
-                try:
-                    if db is None or db.closed:
-                        db = self._connect()
-                    escalate_overdue(db, self._config, datetime.now(UTC))
-                except psycopg.Error as error:
-                    self._metrics.add("sitewatch_hub_database_errors_total")
-                    log.warning("escalation: database error (retrying): %s", str(error).strip())
-                    if db is not None:
-                        db.close()
-                    db = None
-                self._stop_event.wait(self._config.escalation.check_s)
-        finally:
-            if db is not None:
-                db.close()
+    def step(self, db: Db) -> float:
+        escalate_overdue(db, self._config, datetime.now(UTC))
+        return self._config.escalation.check_s

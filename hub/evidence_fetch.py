@@ -13,9 +13,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from hub.config import HubConfig
+from hub.db_loop import DbLoop
 from hub.edge_client import EdgeClient, EdgeUnavailableError, EvidenceGoneError
 from hub.evidence_store import EvidenceStore, evidence_key
 from hub.intake import Rejected, Rejection
@@ -121,8 +120,11 @@ class EvidenceFetcher:
         )
 
 
-class EvidenceWorker(threading.Thread):
-    """One fetching loop (``evidence.workers`` of them per hub process)."""
+class EvidenceWorker(DbLoop):
+    """One fetching loop (``evidence.workers`` of them per hub process): fetches while files
+    are due, otherwise looks again every half second."""
+
+    what = "evidence"
 
     def __init__(
         self,
@@ -132,29 +134,8 @@ class EvidenceWorker(threading.Thread):
         stop: threading.Event,
         index: int,
     ) -> None:
-        super().__init__(name=f"hub-evidence-{index}", daemon=True)
+        super().__init__(f"hub-evidence-{index}", connect, metrics, stop)
         self._fetcher = fetcher
-        self._connect = connect
-        self._metrics = metrics
-        self._stop_event = stop
 
-    def run(self) -> None:
-        """Fetch while files are due; otherwise look again every half second."""
-        db: Db | None = None
-        try:
-            while not self._stop_event.is_set():
-                try:
-                    if db is None or db.closed:
-                        db = self._connect()
-                    if not self._fetcher.fetch_due(db):
-                        self._stop_event.wait(0.5)
-                except psycopg.Error as error:
-                    self._metrics.add("sitewatch_hub_database_errors_total")
-                    log.warning("evidence: database error (retrying): %s", str(error).strip())
-                    if db is not None:
-                        db.close()
-                    db = None
-                    self._stop_event.wait(1.0)
-        finally:
-            if db is not None:
-                db.close()
+    def step(self, db: Db) -> float:
+        return 0.0 if self._fetcher.fetch_due(db) else 0.5

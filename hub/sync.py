@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from alerts.audit import AuditEntry, entry_hash
 from hub.config import HubConfig
+from hub.db_loop import DbLoop
 from hub.edge_client import EdgeClient, EdgeUnavailableError
 from hub.intake import Event, Rejected, Rejection, canonical_text, judge_event
 from hub.metrics import HubMetrics
@@ -303,8 +302,10 @@ class SiteSync:
         return filled
 
 
-class SyncLoop(threading.Thread):
+class SyncLoop(DbLoop):
     """Runs SiteSync over every site every ``sync.check_s`` until ``stop``."""
+
+    what = "sync"
 
     def __init__(
         self,
@@ -314,35 +315,18 @@ class SyncLoop(threading.Thread):
         stop: threading.Event,
         on_event: Callable[[Db, Event], None] | None = None,
     ) -> None:
-        super().__init__(name="hub-sync", daemon=True)
+        super().__init__("hub-sync", connect, metrics, stop)
         self._config = config
-        self._connect = connect
-        self._stop_event = stop
-        self._metrics = metrics
         self._edges = {s.id: EdgeClient(s, config.sync.timeout_s) for s in config.sites}
         self.sync = SiteSync(config, metrics, self._edges, on_event=on_event)
 
-    def run(self) -> None:
-        """Check every site, again and again; database errors are logged and retried."""
-        db: Db | None = None
-        try:
-            while not self._stop_event.is_set():
-                try:
-                    if db is None or db.closed:
-                        db = self._connect()
-                    for site in self._config.sites:
-                        if self._stop_event.is_set():
-                            break
-                        self.sync.run(db, site.id)
-                except psycopg.Error as error:
-                    self._metrics.add("sitewatch_hub_database_errors_total")
-                    log.warning("sync: database error (retrying): %s", str(error).strip())
-                    if db is not None:
-                        db.close()
-                    db = None
-                self._stop_event.wait(self._config.sync.check_s)
-        finally:
-            if db is not None:
-                db.close()
-            for edge in self._edges.values():
-                edge.close()
+    def step(self, db: Db) -> float:
+        for site in self._config.sites:
+            if self._stop_event.is_set():
+                break
+            self.sync.run(db, site.id)
+        return self._config.sync.check_s
+
+    def closing(self) -> None:
+        for edge in self._edges.values():
+            edge.close()
