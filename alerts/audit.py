@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import SitewatchError
+
 AUDIT_FORMAT = "sitewatch.audit/1"
 GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR = "sitewatch"
@@ -34,7 +36,7 @@ HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
 SEQ_PATTERN = re.compile(r"[0-9]{1,18}")
 
 
-class AnchorSyntaxError(ValueError):
+class AnchorSyntaxError(SitewatchError, ValueError):
     """An anchor that is not ``SEQ:HASH``."""
 
 

@@ -21,16 +21,17 @@ from alerts.photos import PhotoError, verified_photo
 from alerts.service import new_ulid
 from alerts.text import UnsafeTextError, safe_text
 from alerts.workflow import Action, TransitionError, next_state
+from core.errors import SitewatchError
 from core.vocabulary import CaseState
 
 MAX_NOTE_CHARS = 4000
 
 
-class CaseNotFoundError(LookupError):
+class CaseNotFoundError(SitewatchError, LookupError):
     """No alert with that id."""
 
 
-class CaseInputError(ValueError):
+class CaseInputError(SitewatchError, ValueError):
     """An action's input is incomplete or wrong (missing owner, deadline in the past...)."""
 
 

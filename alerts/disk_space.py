@@ -17,12 +17,14 @@ import shutil
 import threading
 from pathlib import Path
 
+from core.errors import SitewatchError
+
 log = logging.getLogger(__name__)
 RESERVE_NAME = ".sitewatch-reserve"
 MB = 1_000_000
 
 
-class DiskFullError(OSError):
+class DiskFullError(SitewatchError, OSError):
     """Not enough free space for evidence; the message says how much is free and where."""
 
     def __init__(self, message: str) -> None:

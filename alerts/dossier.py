@@ -23,13 +23,14 @@ from alerts.cases import read_case
 from alerts.contract import alert_document, iso
 from alerts.evidence_check import chain_digests, trail_digest
 from alerts.ledger import Ledger, read_alerts, sha256_text
+from core.errors import SitewatchError
 
 DOSSIER_FORMAT = "sitewatch.dossier/1"
 SUMS = "SHA256SUMS"
 _MEDIA = (".jpg", ".png", ".mp4")  # already compressed: stored as is
 
 
-class DossierError(LookupError):
+class DossierError(SitewatchError, LookupError):
     """The alert does not exist."""
 
 

@@ -7,7 +7,13 @@ import logging
 import threading
 from typing import Any
 
+from core.errors import SitewatchError
+
 log = logging.getLogger(__name__)
+
+
+class BrokerStartError(SitewatchError, RuntimeError):
+    """The embedded broker could not listen (the message names the address)."""
 
 
 class EmbeddedBroker:
@@ -21,7 +27,7 @@ class EmbeddedBroker:
         self._broker: Any = None
 
     def start(self, timeout_s: float = 10.0) -> None:
-        """Start listening; raises RuntimeError when the port cannot be bound."""
+        """Start listening; raises BrokerStartError when the port cannot be bound."""
         from amqtt.broker import Broker
 
         for name in ("amqtt", "transitions"):
@@ -39,7 +45,7 @@ class EmbeddedBroker:
             future.result(timeout_s)
         except Exception as error:
             self._stop_loop()
-            raise RuntimeError(
+            raise BrokerStartError(
                 f"embedded MQTT broker could not listen on {self.host}:{self.port}: {error}"
             ) from error
         log.info("embedded MQTT broker listening on %s:%s", self.host, self.port)

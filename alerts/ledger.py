@@ -22,6 +22,7 @@ from typing import Any
 from alerts import audit, evidence_expected
 from alerts.contract import with_audit_head
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
+from core.errors import SitewatchError
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class OutboxItem:
     payload: str
 
 
-class LedgerError(RuntimeError):
+class LedgerError(SitewatchError, RuntimeError):
     """The ledger file cannot be used (newer schema, not a sitewatch ledger...)."""
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.errors import SitewatchError
+
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png"}  # media type -> file extension
 MAGIC = {"jpg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
 NAMES = {"jpg": "JPEG", "png": "PNG"}
@@ -26,7 +28,7 @@ SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})  # no length field
 
 
-class PhotoError(ValueError):
+class PhotoError(SitewatchError, ValueError):
     """An upload that is not a usable JPEG or PNG picture (the message says why)."""
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.errors import SitewatchError
+
 LINE_BREAKS = re.compile("\r\n|[\r\x85\u2028\u2029]")
 BIDI_CONTROLS = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
 CONTROL_NAMES = {"\0": "NUL", "\x07": "BEL", "\x08": "BACKSPACE", "\x1b": "ESC", "\x7f": "DEL"}
 
 
-class UnsafeTextError(ValueError):
+class UnsafeTextError(SitewatchError, ValueError):
     """Text holding a character that is refused (the message says which and where)."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.errors import SitewatchError
 from core.vocabulary import CaseState
 
 
@@ -77,7 +78,7 @@ RULES: dict[Action, Rule] = {
 }
 
 
-class TransitionError(ValueError):
+class TransitionError(SitewatchError, ValueError):
     """An action that the case's state does not allow; the message says why, ``code`` and
     ``params`` name it for machines (``transition_not_allowed`` with the state and action,
     ``still_detected``)."""

@@ -59,12 +59,13 @@ import numpy.typing as npt
 import yaml
 
 from bench.rules_eval import log, site_config
+from core.config_files import ConfigError
 from detect.detections import Detections
 from detect.flame_evidence import FlameEvidence
 from detect.inference import DetectorStage
 from detect.model_format import ModelFormat
 from detect.model_probe import describe_model
-from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.loader import load_config
 from sitewatch.config.rules import FlameRule
 from sitewatch.config.site import SiteConfig
 from sitewatch.demo.video_file import ENCODING, write_camera_video

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import SitewatchError
 from core.geometry import nms
 from detect.detections import Detections
 from detect.model_format import ModelFormat
@@ -40,11 +41,11 @@ Image = npt.NDArray[np.uint8]
 OPERATING_CONFIDENCE = 0.25  # the default score threshold of `sitewatch detect` and `eval`'s P/R
 
 
-class ModelError(ValueError):
+class ModelError(SitewatchError, ValueError):
     """A model file that cannot be used, with the file and the reason."""
 
 
-class FrameError(ValueError):
+class FrameError(SitewatchError, ValueError):
     """A frame the detector cannot take (empty, wrong channels)."""
 
 

@@ -33,11 +33,12 @@ def hub(
     filled from the edges, evidence fetched and checked, cases worked from the centre."""
     import logging
 
-    from hub.config_loader import HubConfigError, load_hub_config
+    from core.config_files import ConfigError
+    from hub.config_loader import load_hub_config
 
     try:
         loaded = load_hub_config(config)
-    except HubConfigError as error:
+    except ConfigError as error:
         err.print(f"[bold red]{config}: {len(error.problems)} problem(s)[/]")
         for problem in error.problems:
             err.print(f"  {problem}", markup=False, highlight=False)

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from ulid import ULID
 
 from alerts.contract import COMMAND_SCHEMA, load_schema
+from core.errors import SitewatchError
 from core.vocabulary import CaseState
 from hub import hub_audit
 from hub.config import HubConfig, HubRole
@@ -35,7 +36,7 @@ RESULT_VALIDATOR = Draft202012Validator(load_schema("command-result.v1.json"))
 ACTIONS = ("acknowledge", "assign", "comment", "rectify", "close", "reopen", "false_positive")
 
 
-class CommandRefusedError(Exception):
+class CommandRefusedError(SitewatchError):
     """The hub will not issue this command (status: 403, 404, 409 or 422)."""
 
     def __init__(self, status: int, reason: str) -> None:

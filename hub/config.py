@@ -7,25 +7,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+from core.config_files import NAME_PATTERN, FieldError, Section
+
 MIN_TOKEN_CHARS = 16
-
-
-class Section(BaseModel):
-    """A configuration section: unknown keys are errors, values are frozen after load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class FieldError(ValueError):
-    """A cross-field error that knows the path (relative to the raising model) it concerns."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
 
 
 class HubRole(StrEnum):

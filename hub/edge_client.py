@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 
 from alerts.audit import AuditEntry
+from core.errors import SitewatchError
 from hub.config import HubSite
 
 EVIDENCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 ALERT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
-class EdgeUnavailableError(RuntimeError):
+class EdgeUnavailableError(SitewatchError, RuntimeError):
     """The edge did not answer as expected (offline, refused the token, 5xx...)."""
 
 

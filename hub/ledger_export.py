@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import SitewatchError
 from hub.evidence_store import EvidenceStore
 from hub.store import Db
 
@@ -54,7 +55,7 @@ TEXT = {
 }
 
 
-class ExportError(RuntimeError):
+class ExportError(SitewatchError, RuntimeError):
     """The export cannot be made (no CJK font installed...)."""
 
 

@@ -20,13 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import SitewatchError
+
 HOST = "127.0.0.1"
 SUPERUSER = "sw"
 BIN_DIRS = tuple(Path("/usr/lib/postgresql").glob("*/bin"))
 CANDIDATE_USERS = ("postgres", "sitewatch-test", "nobody")
 
 
-class PostgresUnavailableError(RuntimeError):
+class PostgresUnavailableError(SitewatchError, RuntimeError):
     """No PostgreSQL server binaries here, or no unprivileged user to run them as root."""
 
 

@@ -7,6 +7,8 @@ import logging
 
 import psycopg
 
+from core.errors import SitewatchError
+
 log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x5157_0001  # pg_advisory_xact_lock key: one migrator at a time
 
@@ -161,7 +163,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNewError(RuntimeError):
+class SchemaTooNewError(SitewatchError, RuntimeError):
     """The database was migrated by a newer hub."""
 
 

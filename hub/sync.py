@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alerts.audit import AuditEntry, entry_hash
+from core.errors import SitewatchError
 from hub.config import HubConfig
 from hub.db_loop import DbLoop
 from hub.edge_client import EdgeClient, EdgeUnavailableError
@@ -46,7 +47,7 @@ def site_lock_key(site: str) -> int:
     return SYNC_LOCK_BASE + zlib.crc32(site.encode())
 
 
-class ChainBrokenError(RuntimeError):
+class ChainBrokenError(SitewatchError, RuntimeError):
     """The edge's trail does not continue the chain the hub verified."""
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import av
 
+from core.errors import SitewatchError
 from ingest.errors import describe_error
 from ingest.frames import Image, LatestFrame, PendingFrame
 from ingest.freshness import Lateness, StreamClock
@@ -82,7 +83,7 @@ class ReaderSettings:
         return self.url.startswith("file://") or "://" not in self.url
 
 
-class FileEndedError(Exception):
+class FileEndedError(SitewatchError):
     """A local file ended and looping is off."""
 
 

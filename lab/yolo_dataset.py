@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from core.errors import SitewatchError
 from detect.image_files import images_under
 
 FloatArray = npt.NDArray[np.float32]
@@ -27,7 +28,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 SPLIT = "val"
 
 
-class DatasetError(ValueError):
+class DatasetError(SitewatchError, ValueError):
     """A dataset that cannot be evaluated, naming the path and what is wrong."""
 
 

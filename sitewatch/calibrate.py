@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import SitewatchError
 from core.vocabulary import ZoneKind
 from detect.references import Reference, ReferenceStore
 from detect.zones import ZoneShape
@@ -22,7 +23,7 @@ from sitewatch.rule_setup import zone_shapes
 Image = npt.NDArray[np.uint8]
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(SitewatchError, RuntimeError):
     """No reference could be captured; the message says why."""
 
 

@@ -27,6 +27,7 @@ from alerts.contract import Topics
 from alerts.ledger import Ledger
 from alerts.model import AlertChange, EventType
 from alerts.service import AlertService
+from core.errors import SitewatchError
 from detect.exit_compare import Gray, to_gray
 from detect.inference import DetectorStage
 from detect.observations import Observation
@@ -41,7 +42,7 @@ from sitewatch.rule_setup import alert_cooldowns, camera_work
 Progress = Callable[[float, float | None], None]  # (video seconds done, duration or None)
 
 
-class ReplayError(RuntimeError):
+class ReplayError(SitewatchError, RuntimeError):
     """The replay cannot run; the message says why."""
 
 

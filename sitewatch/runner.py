@@ -28,6 +28,7 @@ from alerts.ledger import Ledger
 from alerts.mqtt_publisher import BrokerSettings, MqttPublisher
 from alerts.retention import RetentionPolicy, RetentionWorker
 from alerts.service import AlertService
+from core.errors import SitewatchError
 from detect.engine import ModelError, OnnxDetector
 from detect.inference import Detector, DetectorStage
 from detect.model_format import ModelFormat
@@ -78,7 +79,7 @@ def api_base_url(config: SiteConfig) -> str:
     return config.api.public_url or f"http://{config.api.host}:{config.api.port}"
 
 
-class StartupError(RuntimeError):
+class StartupError(SitewatchError, RuntimeError):
     """A stage could not start (port in use, broker unreachable...); the message says which."""
 
 
@@ -430,7 +431,7 @@ def run(config: SiteConfig, on_started: Callable[[Runner], None] | None = None) 
     try:
         try:
             runner.start()
-        except RuntimeError as error:  # StartupError, the embedded broker's bind error
+        except SitewatchError as error:  # a stage could not start; the message says which
             log.error("cannot start: %s", error)
             return 1
         if on_started is not None:

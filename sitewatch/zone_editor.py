@@ -18,6 +18,7 @@ from typing import Any
 
 from alerts import audit
 from alerts.ledger import Ledger
+from core.errors import SitewatchError
 from sitewatch.config.camera import Camera, Zone
 from sitewatch.config.site import SiteConfig
 from sitewatch.config.zone_files import check_zones, usable_kinds, write_zone_file, zone_files
@@ -26,7 +27,7 @@ from sitewatch.pipeline import CameraWork
 log = logging.getLogger(__name__)
 
 
-class ZoneVersionError(Exception):
+class ZoneVersionError(SitewatchError):
     """The zones were saved by someone else since the caller read them."""
 
     def __init__(self, camera: str, expected: int, current: int) -> None:

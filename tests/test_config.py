@@ -12,8 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.config_files import ConfigError
 from sitewatch.cli.app import app
-from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.loader import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "models"

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from alerts.ledger import Ledger
 from alerts.service import AlertService
+from core.config_files import ConfigError
 from core.vocabulary import Hazard, ZoneKind
 from detect.detections import Detections
 from detect.observations import Observation, Phase
@@ -29,7 +30,7 @@ from ingest.status import CameraState, CameraStatus
 from sitewatch.api import create_app
 from sitewatch.api.context import ApiDependencies
 from sitewatch.api.live_stream import BOUNDARY, LiveFeed
-from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.loader import load_config
 from sitewatch.config.site import SiteConfig
 from sitewatch.config.zone_files import zone_file_path
 from sitewatch.live_results import ExitShare, LatestResults, LiveResult

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.config_loader import HubConfigError, load_hub_config
+from core.config_files import ConfigError
+from hub.config_loader import load_hub_config
 
 TOKEN = "x" * 16
 
@@ -116,7 +117,7 @@ def test_each_mistake_is_named_by_its_path(
 ) -> None:
     document = base()
     _set(document, where, value)
-    with pytest.raises(HubConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_hub_config(write(tmp_path, document))
     problems = {p.path: p.message for p in caught.value.problems}
     assert path in problems, f"{case}: {problems}"
@@ -127,7 +128,7 @@ def test_each_mistake_is_named_by_its_path(
 def test_unset_environment_variable_is_named(tmp_path: Path) -> None:
     document = base()
     document["sites"][0]["token"] = "${PLANT_A_TOKEN}"
-    with pytest.raises(HubConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_hub_config(write(tmp_path, document), env={})
     assert [str(p.path) for p in caught.value.problems] == ["sites[0].token"]
     assert "PLANT_A_TOKEN is not set" in caught.value.problems[0].message

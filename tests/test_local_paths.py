@@ -14,9 +14,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.config_files import ConfigError
 from sitewatch.cli import models as model_commands
 from sitewatch.cli.app import app
-from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.loader import load_config
 from tests.yolo_files import MODEL, write_image
 
 SITEWATCH = [sys.executable, "-m", "sitewatch"]

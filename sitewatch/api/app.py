@@ -119,7 +119,10 @@ def _map_errors(app: FastAPI) -> None:
         TransitionError: 409,
         CaseInputError: 422,
     }
-    codes = {CaseNotFoundError: "alert_not_found", CaseInputError: INVALID_INPUT}
+    codes: dict[type[Exception], str] = {
+        CaseNotFoundError: "alert_not_found",
+        CaseInputError: INVALID_INPUT,
+    }
     for error_type, status in statuses.items():
         code = codes.get(error_type)
 

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from core.errors import SitewatchError
 from sitewatch.api.tokens import TokenStore
 from sitewatch.config.api import Role
 
@@ -31,7 +32,7 @@ class Principal:
 ANONYMOUS = Principal("anonymous", Role.ADMIN)
 
 
-class AuthError(Exception):
+class AuthError(SitewatchError):
     """Why a request is refused: 401 (no or bad token) or 429 (too many failures), with the
     stable ``code`` of the answer (token_missing, token_unknown, too_many_attempts)."""
 

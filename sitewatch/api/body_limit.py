@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sitewatch.api.errors import BodyTooLarge, too_large
+from sitewatch.api.errors import BodyTooLargeError, too_large
 
 
 class BodyLimit:
@@ -43,7 +43,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLargeError(limit)
             return message
 
         async def sending(message: Message) -> None:
@@ -53,7 +53,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, sending)
-        except BodyTooLarge:  # raised outside a route (inside one, its handler answers)
+        except BodyTooLargeError:  # raised outside a route (inside one, its handler answers)
             if started:
                 raise
             await too_large(limit)(scope, receive, send)

@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from core.errors import SitewatchError
+
 INVALID_INPUT = "invalid_input"
 BODY_TOO_LARGE = "body_too_large"
 STATUS_CODES: dict[int, str] = {
@@ -60,7 +62,7 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class ApiError(HTTPException):
+class ApiError(SitewatchError, HTTPException):
     """A refusal with its stable ``code`` and the ``params`` of its localised text, e.g.
     ``ApiError(404, "camera_not_found", f"no camera named {name!r}", camera=name)``."""
 
@@ -77,7 +79,7 @@ class ApiError(HTTPException):
         self.params = params
 
 
-class BodyTooLarge(HTTPException):
+class BodyTooLargeError(SitewatchError, HTTPException):
     """A request body over its route's limit (raised while it is read)."""
 
     def __init__(self, limit: int) -> None:
@@ -169,7 +171,7 @@ async def _http_error(_request: Request, error: Exception) -> Response:
 
 
 async def _body_too_large(_request: Request, error: Exception) -> Response:
-    assert isinstance(error, BodyTooLarge)
+    assert isinstance(error, BodyTooLargeError)
     return too_large(error.limit)
 
 
@@ -177,5 +179,5 @@ def map_request_errors(app: FastAPI) -> None:
     """Answer invalid input, oversized bodies and every other refusal (``HTTPException``,
     ``ApiError``) in the API's error shape, each with its code."""
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(BodyTooLarge, _body_too_large)
+    app.add_exception_handler(BodyTooLargeError, _body_too_large)
     app.add_exception_handler(HTTPException, _http_error)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from alerts import audit
 from alerts.ledger import Ledger
+from core.errors import SitewatchError
 from sitewatch.config.api import Role
 
 TOKEN_PATTERN = re.compile(r"^sw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
 
-class TokenError(ValueError):
+class TokenError(SitewatchError, ValueError):
     """A token cannot be created or revoked (duplicate name, unknown token)."""
 
 

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 
 from alerts.ledger import Ledger, LedgerError
+from core.config_files import ConfigError
 from detect.model_probe import describe_model
-from sitewatch.config.loader import ConfigError, load_config
+from sitewatch.config.loader import load_config
 from sitewatch.config.site import SiteConfig
 
 out = Console(soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
-from sitewatch.config.base import FieldError, Section
+from core.config_files import FieldError, Section
 
 
 class Role(StrEnum):

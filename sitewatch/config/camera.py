@@ -8,11 +8,10 @@ from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from core.config_files import NAME_PATTERN, FieldError, Section
 from core.geometry import Point, polygon_area, self_intersection
 from core.vocabulary import ZoneKind
-from sitewatch.config.base import FieldError, Section
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "file://")
 SCHEME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # what a URL starts with
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from core.config_files import NAME_PATTERN, FieldError, Section
 from detect.model_format import ModelFormat
-from sitewatch.config.base import FieldError, Section
-from sitewatch.config.camera import NAME_PATTERN
 
 NMS_IOU = {ModelFormat.ULTRALYTICS: 0.7, ModelFormat.YOLOX: 0.45}  # each layout's usual default
 

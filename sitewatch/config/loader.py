@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from core.config_files import (
+    ConfigError,
+    Loc,
+    Problem,
+    pydantic_problem,
+    read_mapping,
+    substitute,
+    with_line,
+)
 from detect.model_format import ModelFormat
-from sitewatch.config.base import FieldError
 from sitewatch.config.camera import local_file
 from sitewatch.config.site import SiteConfig
 from sitewatch.config.zone_files import ZoneError, merge_zone_files
 
-ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PATH_FIELDS: tuple[tuple[str, ...], ...] = (
     ("storage", "data_dir"),
     ("mqtt", "tls", "ca_file"),
     ("mqtt", "tls", "cert_file"),
     ("mqtt", "tls", "key_file"),
 )
-
-Loc = tuple[str | int, ...]
 
 
 class ModelFacts(Protocol):
@@ -48,37 +50,6 @@ class ModelFacts(Protocol):
 ModelReader = Callable[[Path], ModelFacts]
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a configuration file."""
-
-    path: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f" (line {self.line})" if self.line is not None else ""
-        return f"{self.path or '<file>'}: {self.message}{where}"
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; ``problems`` lists every reason."""
-
-    def __init__(self, source: Path, problems: Sequence[Problem]) -> None:
-        self.source = source
-        self.problems = list(problems)
-        lines = "\n".join(f"  {problem}" for problem in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
-
-
-def format_loc(loc: Sequence[str | int]) -> str:
-    """('cameras', 1, 'zones', 0, 'points') -> 'cameras[1].zones[0].points'."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
 def load_config(
     path: Path,
     env: Mapping[str, str] | None = None,
@@ -93,58 +64,24 @@ def load_config(
     Raises ConfigError listing every problem found with its YAML path and line.
     """
     environment = os.environ if env is None else env
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(path, [Problem("", f"cannot read file: {error.strerror}")]) from None
-    try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(error, "problem", None) or str(error)
-        raise ConfigError(path, [Problem("", f"invalid YAML: {reason}", line)]) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(path, [Problem("", "the file must hold a mapping (key: value)")])
-
+    tree, raw = read_mapping(path)
     problems: list[Problem] = []
-    data = _substitute(raw, (), environment, problems)
+    data = substitute(raw, environment, problems)
     _resolve_paths(data, path.parent.resolve())
     _resolve_camera_files(data, path.parent.resolve(), problems)
     _check_models(data, read_model, problems)
     if problems:
-        raise ConfigError(path, [_with_line(p, tree) for p in problems])
+        raise ConfigError(path, [with_line(p, tree) for p in problems])
     try:
         config = SiteConfig.model_validate(data)
     except ValidationError as error:
-        found = [_problem(item) for item in error.errors(include_input=False)]
-        raise ConfigError(path, [_with_line(p, tree) for p in found]) from None
+        found = [pydantic_problem(i, _unknown_key) for i in error.errors(include_input=False)]
+        raise ConfigError(path, [with_line(p, tree) for p in found]) from None
     try:
         return merge_zone_files(config)
     except ZoneError as error:
         source = error.source or path
         raise ConfigError(source, [Problem(p.path, p.message) for p in error.problems]) from None
-
-
-def _substitute(value: Any, loc: Loc, env: Mapping[str, str], problems: list[Problem]) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, (*loc, str(k)), env, problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, (*loc, i), env, problems) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(Problem(format_loc(loc), f"environment variable {name} is not set"))
-        return ""
-
-    return ENV_PATTERN.sub(replace, value)
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
@@ -233,21 +170,14 @@ def _check_models(
             )
 
 
-def _problem(item: Mapping[str, Any]) -> Problem:
-    loc: Loc = tuple(item["loc"])
-    cause = (item.get("ctx") or {}).get("error")
-    if isinstance(cause, FieldError):
-        return Problem(format_loc((*loc, *cause.path)), cause.message)
-    message = str(item["msg"]).removeprefix("Value error, ")
-    if item["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        message = f"unknown key '{loc[-1]}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-        if allowed:
-            message += "; allowed: " + ", ".join(allowed)
-    elif item["type"] == "missing":
-        message = "required field is missing"
-    return Problem(format_loc(loc), message)
+def _unknown_key(loc: Loc) -> str:
+    """An unknown key, with the nearest allowed one and the list of those allowed."""
+    allowed = _allowed_keys(loc[:-1])
+    hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    message = f"unknown key '{loc[-1]}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+    if allowed:
+        message += "; allowed: " + ", ".join(allowed)
+    return message
 
 
 def _allowed_keys(loc: Loc) -> list[str]:
@@ -279,36 +209,3 @@ def _unwrap(annotation: Any) -> Any:
 
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _with_line(problem: Problem, tree: yaml.Node | None) -> Problem:
-    """Attach the line of the deepest YAML node on the problem's path."""
-    if tree is None or not problem.path:
-        return problem
-    node = tree
-    for part in _parse_path(problem.path):
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-    return Problem(problem.path, problem.message, node.start_mark.line + 1)
-
-
-def _parse_path(path: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        parts.append(int(token[1:-1]) if token.startswith("[") else token)
-    return parts
-
-
-def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-        for key, value in node.value:
-            if key.value == part:
-                found: yaml.Node = value
-                return found
-        return None
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
-    return None

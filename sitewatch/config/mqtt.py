@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from sitewatch.config.base import FieldError, Section
+from core.config_files import FieldError, Section
 
 
 class MqttMode(StrEnum):

@@ -6,12 +6,12 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from core.config_files import FieldError, Section
 from core.vocabulary import FIRE, HEAD, HELMET, PERSON, SMOKE
 from detect.blocked_exit import BlockedExitParams
 from detect.flame_evidence import EvidenceParams
 from detect.flame_rule import FlameParams
 from detect.hardhat_rule import HardhatParams
-from sitewatch.config.base import FieldError, Section
 
 # The rules' own defaults are the one source of the configuration's defaults.
 EXIT_DEFAULTS = BlockedExitParams()

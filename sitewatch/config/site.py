@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, field_validator, model_validator
 
+from core.config_files import NAME_PATTERN, FieldError, Section
 from core.vocabulary import FIRE, HEAD, HELMET, PERSON, ZoneKind
 from sitewatch.config.api import Api
-from sitewatch.config.base import FieldError, Section
-from sitewatch.config.camera import NAME_PATTERN, Camera
+from sitewatch.config.camera import Camera
 from sitewatch.config.detector import Model
 from sitewatch.config.mqtt import Mqtt
 from sitewatch.config.rules import Rules

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from sitewatch.config.base import Section
+from core.config_files import Section
 
 
 class Storage(Section):

@@ -31,8 +31,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from core.config_files import FieldError
+from core.errors import SitewatchError
 from core.vocabulary import ZoneKind
-from sitewatch.config.base import FieldError
 from sitewatch.config.camera import Zone
 from sitewatch.config.site import SiteConfig
 
@@ -61,7 +62,7 @@ class ZoneProblem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ZoneError(ValueError):
+class ZoneError(SitewatchError, ValueError):
     """A zone list (or zone file) that cannot be used; ``problems`` says why."""
 
     def __init__(self, problems: Sequence[ZoneProblem], source: Path | None = None) -> None:
