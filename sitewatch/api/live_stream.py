@@ -130,6 +130,7 @@ def overlay_of(
     found: dict[str, Any] = {
         "camera": camera,
         "state": None if status is None else status.state.value,
+        "error": None if status is None else status.last_error,
         "frame_index": None if frame is None else frame.index,
         "frame_time": None if frame is None else frame.wall_time,
         "frame_age_ms": None

@@ -2,56 +2,10 @@
 // assign, mark rectified with a photo, verify & close, reopen, false positive, comment) that
 // the role and the case's state allow, each with its form and the API's answer.
 
-import { ApiError, postJson } from "./api.js";
+import { ApiError, describeError, postJson } from "./api.js";
 import { h, say, stateLabel, when } from "./dom.js";
+import { fromSiteLocal, t, toSiteLocal, word } from "./i18n.js";
 import { uploadPhoto } from "./alert-media.js";
-
-const TEXT = {
-  caseTitle: "Case",
-  actionsTitle: "Actions",
-  action: {
-    acknowledge: "Acknowledge",
-    assign: "Assign",
-    rectify: "Mark rectified",
-    close: "Verify & close",
-    reopen: "Reopen",
-    false_positive: "False positive",
-    comment: "Comment",
-  },
-  done: {
-    acknowledge: "Acknowledged.",
-    assign: "Assigned.",
-    rectify: "Marked rectified.",
-    close: "Verified and closed.",
-    reopen: "Reopened.",
-    false_positive: "Marked as a false positive.",
-    comment: "Comment added.",
-  },
-  field: {
-    owner: "Responsible person",
-    deadline: "Deadline",
-    note: "Note (optional)",
-    done: "What was done",
-    reason: "Reason",
-    text: "Comment",
-    photo: "Photo of the rectified site (optional, JPEG or PNG)",
-  },
-  confirm: (label) => `Confirm: ${label.toLowerCase()}`,
-  cancel: "Cancel",
-  term: {
-    state: "State",
-    owner: "Responsible",
-    deadline: "Deadline",
-    escalated: "Escalated",
-    updated: "Last action",
-  },
-  updatedBy: (at, actor) => `${at} by ${actor}`,
-  none: "—",
-  readOnly: (role) => `Your role (${role}) may follow cases but not work them.`,
-  stillDetected: "The hazard is still detected: closing needs the incident to have ended.",
-  conflict: (why) => `Not possible now: ${why}`,
-  invalid: (why) => `Check the input: ${why}`,
-};
 
 // The case routes; which are shown comes from rules.json (the API's own state machine).
 const ACTIONS = [
@@ -65,14 +19,6 @@ const ACTIONS = [
 ];
 const DEFAULT_DEADLINE_MS = 4 * 3600_000;
 
-function localInput(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return (
-    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
-    `T${pad(date.getHours())}:${pad(date.getMinutes())}`
-  );
-}
-
 function field(kind) {
   const id = `field-${kind}`;
   const inputs = {
@@ -83,7 +29,7 @@ function field(kind) {
         name: kind,
         type: "datetime-local",
         required: true,
-        value: localInput(new Date(Date.now() + DEFAULT_DEADLINE_MS)),
+        value: toSiteLocal(new Date(Date.now() + DEFAULT_DEADLINE_MS)),
       }),
     note: () => h("textarea", { id, name: kind, rows: 2, maxlength: 4000 }),
     done: () => h("textarea", { id, name: kind, rows: 2, required: true, maxlength: 4000 }),
@@ -91,7 +37,7 @@ function field(kind) {
     text: () => h("textarea", { id, name: kind, rows: 2, required: true, maxlength: 4000 }),
     photo: () => h("input", { id, name: kind, type: "file", accept: "image/jpeg,image/png" }),
   };
-  return h("label", { class: "field" }, h("span", {}, TEXT.field[kind]), inputs[kind]());
+  return h("label", { class: "field" }, h("span", {}, t(`case.field.${kind}`)), inputs[kind]());
 }
 
 /** What an action posts, from its form's values (the rectification photo is uploaded first). */
@@ -100,7 +46,7 @@ async function body(base, spec, values) {
   const note = text("note") ? { note: text("note") } : {};
   switch (spec.action) {
     case "assign":
-      return { owner: text("owner"), deadline: new Date(text("deadline")).toISOString(), ...note };
+      return { owner: text("owner"), deadline: fromSiteLocal(text("deadline")).toISOString(), ...note };
     case "rectify": {
       const photo = values.photo;
       const photos = photo instanceof File && photo.size > 0 ? [await uploadPhoto(base, photo)] : [];
@@ -117,9 +63,10 @@ async function body(base, spec, values) {
 }
 
 function failure(error) {
-  if (error instanceof ApiError && error.status === 409) return TEXT.conflict(error.message);
-  if (error instanceof ApiError && error.status === 422) return TEXT.invalid(error.message);
-  return error.message;
+  const reason = describeError(error);
+  if (error instanceof ApiError && error.status === 409) return t("case.conflict", { reason });
+  if (error instanceof ApiError && error.status === 422) return t("case.invalid", { reason });
+  return reason;
 }
 
 /** The case column of the alert at ``base``: ``node``, ``render(doc)`` with the alert's
@@ -133,17 +80,17 @@ export function casePanel({ base, me, rules, changed }) {
   const buttons = h("div", { class: "buttons", id: "actions" });
   const formArea = h("div", { class: "form-area" });
   const message = h("p", { class: "message", role: "alert", id: "action-message", hidden: true });
-  const work = h("section", { class: "work" }, h("h2", {}, TEXT.actionsTitle), buttons, formArea, message);
-  const node = h("div", { class: "side" }, h("section", {}, h("h2", {}, TEXT.caseTitle), caseBox), work);
+  const work = h("section", { class: "work" }, h("h2", {}, t("case.actionsTitle")), buttons, formArea, message);
+  const node = h("div", { class: "side" }, h("section", {}, h("h2", {}, t("case.caseTitle")), caseBox), work);
 
   function renderCase(c) {
-    const row = (term, value) => [h("dt", {}, term), h("dd", {}, value ?? TEXT.none)];
+    const row = (term, value) => [h("dt", {}, t(`case.term.${term}`)), h("dd", {}, value ?? t("case.none"))];
     caseBox.replaceChildren(
-      ...row(TEXT.term.state, stateLabel(c.state)),
-      ...row(TEXT.term.owner, c.owner),
-      ...row(TEXT.term.deadline, c.deadline ? when(c.deadline) : null),
-      ...(c.escalated_at ? row(TEXT.term.escalated, when(c.escalated_at)) : []),
-      ...row(TEXT.term.updated, c.updated_at ? TEXT.updatedBy(when(c.updated_at), c.updated_by) : null),
+      ...row("state", stateLabel(c.state)),
+      ...row("owner", c.owner),
+      ...row("deadline", c.deadline ? when(c.deadline) : null),
+      ...(c.escalated_at ? row("escalated", when(c.escalated_at)) : []),
+      ...row("updated", c.updated_at ? t("case.updatedBy", { at: when(c.updated_at), actor: c.updated_by }) : null),
     );
   }
 
@@ -153,7 +100,7 @@ export function casePanel({ base, me, rules, changed }) {
     if (drawn === signature) return;
     signature = drawn;
     if (!canWork) {
-      buttons.replaceChildren(h("p", { class: "muted", id: "read-only" }, TEXT.readOnly(me.role)));
+      buttons.replaceChildren(h("p", { class: "muted", id: "read-only" }, t("case.readOnly", { role: word("role", me.role) })));
       return;
     }
     const allowed = ACTIONS.filter((a) => rules.actions[a.action]?.from.includes(state));
@@ -164,11 +111,11 @@ export function casePanel({ base, me, rules, changed }) {
         h(
           "button",
           { type: "button", class: a.primary ? "primary" : "", dataset: { action: a.action }, onclick: () => open(a) },
-          TEXT.action[a.action],
+          word("action", a.action),
         ),
       ),
     );
-    if (state === "rectified" && doc.active) buttons.append(h("p", { class: "muted" }, TEXT.stillDetected));
+    if (state === "rectified" && doc.active) buttons.append(h("p", { class: "muted" }, t("case.stillDetected")));
   }
 
   function open(spec) {
@@ -177,7 +124,7 @@ export function casePanel({ base, me, rules, changed }) {
       run(spec, {});
       return;
     }
-    const label = TEXT.action[spec.action];
+    const label = word("action", spec.action);
     const form = h(
       "form",
       { class: "action-form", dataset: { action: spec.action } },
@@ -186,8 +133,8 @@ export function casePanel({ base, me, rules, changed }) {
       h(
         "div",
         { class: "buttons" },
-        h("button", { type: "submit", class: "primary" }, TEXT.confirm(label)),
-        h("button", { type: "button", class: "quiet", onclick: () => formArea.replaceChildren() }, TEXT.cancel),
+        h("button", { type: "submit", class: "primary" }, t("case.confirm", { action: label })),
+        h("button", { type: "button", class: "quiet", onclick: () => formArea.replaceChildren() }, t("case.cancel")),
       ),
     );
     form.addEventListener("submit", (event) => {
@@ -204,7 +151,7 @@ export function casePanel({ base, me, rules, changed }) {
     try {
       await postJson(`${base}/case/${spec.path}`, await body(base, spec, values));
       form?.remove();
-      say(message, "ok", TEXT.done[spec.action]);
+      say(message, "ok", t(`case.done.${spec.action}`));
       await changed();
     } catch (error) {
       say(message, "error", failure(error));

@@ -1,28 +1,13 @@
 // An alert's past: its event history (detected, updates, end, clip parts, case actions) and,
 // for the roles that may read it, the audit trail with the dossier download.
 
-import { getJson, request } from "./api.js";
-import { h, percent, stateLabel, when } from "./dom.js";
+import { describeError, getJson, request } from "./api.js";
+import { h, percent, severityLabel, stateLabel, when } from "./dom.js";
+import { currentLanguage, t, word } from "./i18n.js";
 
-const TEXT = {
-  historyTitle: "History",
-  historyColumns: ["When", "Event", "What"],
-  auditTitle: "Audit trail ",
-  auditColumns: ["#", "When", "Who", "Action", "Detail", "Hash"],
-  dossier: "Download dossier",
-  caseAction: (actor, action) => `${actor}: ${action}`,
-  assignedTo: (owner, deadline) => `to ${owner}, due ${deadline}`,
-  quoted: (note) => `“${note}”`,
-  photos: (names) => `photos: ${names}`,
-  detected: (severity, score) => `Detected (${severity}, score ${score})`,
-  update: (score, peak) => `Update: score ${score}, peak ${peak}`,
-  ended: "The hazard is no longer detected",
-  clipReady: (part) => `Clip part ${part} ready`,
-  owner: (owner) => `owner ${owner}`,
-  auditFailed: (why) => `Cannot read the audit trail: ${why}`,
-  dossierFailed: (why) => `Dossier: ${why}`,
-};
 const SEPARATOR = " · ";
+const HISTORY_COLUMNS = ["when", "event", "what"];
+const AUDIT_COLUMNS = ["seq", "when", "who", "action", "detail", "hash"];
 const AUDIT_LIMIT = 5000;
 const DOSSIER_URL_MS = 60_000;
 
@@ -30,32 +15,35 @@ function describeEvent(event) {
   const after = event.after ?? {};
   if (event.type === "state" && event.case) {
     const c = event.case;
-    const bits = [TEXT.caseAction(c.actor, c.action.replaceAll("_", " "))];
-    if (c.from !== c.to) bits.push(`${stateLabel(c.from)} → ${stateLabel(c.to)}`);
-    if (c.action === "assign") bits.push(TEXT.assignedTo(c.owner, when(c.deadline)));
-    if (c.note) bits.push(TEXT.quoted(c.note));
-    if (c.photos?.length) bits.push(TEXT.photos(c.photos.join(", ")));
+    const bits = [t("history.caseAction", { actor: c.actor, action: word("action", c.action) })];
+    if (c.from !== c.to) bits.push(t("history.moved", { from: stateLabel(c.from), to: stateLabel(c.to) }));
+    if (c.action === "assign") bits.push(t("history.assignedTo", { owner: c.owner, deadline: when(c.deadline) }));
+    if (c.note) bits.push(t("history.quoted", { note: c.note }));
+    if (c.photos?.length) bits.push(t("history.photos", { names: c.photos.join(", ") }));
     return bits.join(SEPARATOR);
   }
-  if (event.type === "new") return TEXT.detected(after.severity, percent(after.score));
-  if (event.type === "update") return TEXT.update(percent(after.score), percent(after.peak_score));
-  if (event.type === "end") return TEXT.ended;
-  if (event.type === "clip_ready") return TEXT.clipReady(after.clip?.part ?? "");
-  return event.type;
+  if (event.type === "new") return t("history.detected", { severity: severityLabel(after.severity), score: percent(after.score) });
+  if (event.type === "update") return t("history.update", { score: percent(after.score), peak: percent(after.peak_score) });
+  if (event.type === "end") return t("history.ended");
+  if (event.type === "clip_ready") return t("history.clipReady", { part: after.clip?.part ?? "" });
+  return word("event", event.type);
 }
 
 function describeAudit(entry) {
   const d = entry.detail ?? {};
   const bits = [];
-  if (d.from && d.to) bits.push(d.from === d.to ? d.from : `${d.from} → ${d.to}`);
-  if (d.owner) bits.push(TEXT.owner(d.owner));
-  if (d.note) bits.push(TEXT.quoted(d.note));
+  if (d.from && d.to) {
+    bits.push(d.from === d.to ? stateLabel(d.from) : t("history.moved", { from: stateLabel(d.from), to: stateLabel(d.to) }));
+  }
+  if (d.owner) bits.push(t("history.owner", { owner: d.owner }));
+  if (d.note) bits.push(t("history.quoted", { note: d.note }));
   if (d.name) bits.push(d.name);
-  if (d.kind && !d.name) bits.push(d.kind);
+  if (d.kind && !d.name) bits.push(word("evidence", d.kind));
+  if (d.camera && d.version !== undefined) bits.push(t("history.zonesVersion", { camera: d.camera, version: d.version }));
   return bits.join(SEPARATOR);
 }
 
-const head = (columns) => h("thead", {}, h("tr", {}, columns.map((t) => h("th", {}, t))));
+const head = (columns) => h("thead", {}, h("tr", {}, columns.map((c) => h("th", {}, t(`history.column.${c}`)))));
 
 /** The event history table: ``node``, ``render(events)``. */
 export function historyPanel() {
@@ -63,8 +51,8 @@ export function historyPanel() {
   const node = h(
     "section",
     { class: "history" },
-    h("h2", {}, TEXT.historyTitle),
-    h("table", {}, head(TEXT.historyColumns), rows),
+    h("h2", {}, t("history.title")),
+    h("table", {}, head(HISTORY_COLUMNS), rows),
   );
   return {
     node,
@@ -75,7 +63,7 @@ export function historyPanel() {
             "tr",
             { class: `event-${e.type}` },
             h("td", {}, when(e.created_at)),
-            h("td", {}, e.type.replaceAll("_", " ")),
+            h("td", {}, word("event", e.type)),
             h("td", {}, describeEvent(e)),
           ),
         ),
@@ -94,10 +82,11 @@ export function auditPanel({ alertId, base, signal, report }) {
     h(
       "h2",
       {},
-      TEXT.auditTitle,
-      h("button", { type: "button", class: "quiet", id: "dossier", onclick: downloadDossier }, TEXT.dossier),
+      t("history.auditTitle"),
+      " ",
+      h("button", { type: "button", class: "quiet", id: "dossier", onclick: downloadDossier }, t("history.dossier")),
     ),
-    h("table", {}, head(TEXT.auditColumns), rows),
+    h("table", {}, head(AUDIT_COLUMNS), rows),
   );
 
   async function refresh() {
@@ -112,7 +101,7 @@ export function auditPanel({ alertId, base, signal, report }) {
             h("td", {}, e.seq),
             h("td", {}, when(e.at)),
             h("td", {}, e.actor),
-            h("td", {}, e.action),
+            h("td", { dataset: { action: e.action } }, word("audit", e.action)),
             h("td", {}, describeAudit(e)),
             h("td", { class: "hash", title: e.hash }, e.hash.slice(0, 12)),
           ),
@@ -120,13 +109,13 @@ export function auditPanel({ alertId, base, signal, report }) {
       );
     } catch (error) {
       if (signal.aborted) return;
-      rows.replaceChildren(h("tr", {}, h("td", { colspan: 6 }, TEXT.auditFailed(error.message))));
+      rows.replaceChildren(h("tr", {}, h("td", { colspan: 6 }, t("history.auditFailed", { reason: describeError(error) }))));
     }
   }
 
   async function downloadDossier() {
     try {
-      const response = await request(`${base}/dossier`);
+      const response = await request(`${base}/dossier?lang=${encodeURIComponent(currentLanguage())}`);
       const url = URL.createObjectURL(await response.blob());
       const link = h("a", { href: url, download: `sitewatch-${alertId}.zip` });
       document.body.append(link);
@@ -135,7 +124,7 @@ export function auditPanel({ alertId, base, signal, report }) {
       setTimeout(() => URL.revokeObjectURL(url), DOSSIER_URL_MS);
       refresh();
     } catch (error) {
-      report("error", TEXT.dossierFailed(error.message));
+      report("error", t("history.dossierFailed", { reason: describeError(error) }));
     }
   }
 

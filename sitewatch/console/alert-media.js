@@ -2,24 +2,9 @@
 // the clip with its parts, each fetched with the token into a blob: URL and redrawn only when
 // the evidence changed; and the upload of a rectification photo.
 
-import { blobUrl, request } from "./api.js";
+import { blobUrl, describeError, request } from "./api.js";
 import { evidenceName, h } from "./dom.js";
-
-const TEXT = {
-  atStart: "At the start",
-  atPeak: "At the peak",
-  rectification: (part) => `Rectification photo ${part}`,
-  noSnapshot: "No snapshot.",
-  imageRemoved: "Removed by retention.",
-  imageFailed: (name, why) => `${name}: ${why}`,
-  clipRecording: "The clip is being recorded (it arrives after the incident ends).",
-  noClip: "No clip.",
-  clipRemoved: "The clip was removed by retention.",
-  clip: "Clip",
-  clipPart: (part, parts) => `Clip, part ${part} of ${parts}`,
-  partButton: (part) => `Part ${part}`,
-  clipFailed: (why) => `Clip: ${why}`,
-};
+import { t } from "./i18n.js";
 
 /** Uploads a rectification photo (a File) for the alert at ``base``; its evidence name. */
 export async function uploadPhoto(base, photo) {
@@ -57,7 +42,7 @@ export function mediaPanel(base, signal) {
       urls.image.push(url);
       img.src = url;
     } catch (error) {
-      if (!signal.aborted) img.replaceWith(h("p", { class: "message error" }, TEXT.imageFailed(name, error.message)));
+      if (!signal.aborted) img.replaceWith(h("p", { class: "message error" }, t("media.imageFailed", { name, reason: describeError(error) })));
     }
   }
 
@@ -65,10 +50,10 @@ export function mediaPanel(base, signal) {
     const pick = (kind) => doc.evidence.filter((e) => e.kind === kind);
     const wanted = [
       ...(pick("snapshot_annotated").length ? pick("snapshot_annotated") : pick("snapshot")).map(
-        (e) => [e, TEXT.atStart],
+        (e) => [e, t("media.atStart")],
       ),
-      ...pick("peak_annotated").map((e) => [e, TEXT.atPeak]),
-      ...pick("rectification").map((e) => [e, TEXT.rectification(e.part)]),
+      ...pick("peak_annotated").map((e) => [e, t("media.atPeak")]),
+      ...pick("rectification").map((e) => [e, t("media.rectification", { part: e.part })]),
     ];
     const signature = wanted.map(([e]) => `${e.sha256}:${Boolean(e.url)}`).join();
     if (signature === signatures.images) return;
@@ -76,11 +61,11 @@ export function mediaPanel(base, signal) {
     revoke("image");
     mainImage.replaceChildren();
     extras.replaceChildren();
-    if (wanted.length === 0) mainImage.append(h("p", { class: "muted" }, TEXT.noSnapshot));
+    if (wanted.length === 0) mainImage.append(h("p", { class: "muted" }, t("media.noSnapshot")));
     wanted.forEach(([item, caption], index) => {
       const name = evidenceName(item);
       const img = h("img", { alt: caption, id: index === 0 ? "snapshot" : null });
-      const shown = name ? img : h("p", { class: "muted" }, TEXT.imageRemoved);
+      const shown = name ? img : h("p", { class: "muted" }, t("media.imageRemoved"));
       const figure = h("figure", {}, shown, h("figcaption", {}, caption));
       (index === 0 ? mainImage : extras).append(figure);
       if (name) show(img, name);
@@ -102,7 +87,7 @@ export function mediaPanel(base, signal) {
               renderClip(latest);
             },
           },
-          TEXT.partButton(e.part),
+          t("media.partButton", { part: e.part }),
         ),
       ),
     );
@@ -117,12 +102,12 @@ export function mediaPanel(base, signal) {
     revoke("clip");
     clip.replaceChildren();
     if (!current) {
-      clip.append(h("p", { class: "muted" }, doc.active ? TEXT.clipRecording : TEXT.noClip));
+      clip.append(h("p", { class: "muted" }, doc.active ? t("media.clipRecording") : t("media.noClip")));
       return;
     }
     const name = evidenceName(current);
     if (!name) {
-      clip.append(h("p", { class: "muted" }, TEXT.clipRemoved));
+      clip.append(h("p", { class: "muted" }, t("media.clipRemoved")));
       return;
     }
     const video = h("video", {
@@ -134,7 +119,7 @@ export function mediaPanel(base, signal) {
       preload: "auto",
     });
     video.muted = true; // the attribute alone does not mute a script-made element
-    const caption = parts.length > 1 ? TEXT.clipPart(current.part, parts.length) : TEXT.clip;
+    const caption = parts.length > 1 ? t("media.clipPart", { part: current.part, parts: parts.length }) : t("media.clip");
     clip.append(h("figure", {}, video, h("figcaption", {}, caption)));
     if (parts.length > 1) clip.append(partButtons(parts, current));
     blobUrl(evidenceUrl(name), signal)
@@ -143,7 +128,7 @@ export function mediaPanel(base, signal) {
         video.src = url;
       })
       .catch((error) => {
-        if (!signal.aborted) video.replaceWith(h("p", { class: "message error" }, TEXT.clipFailed(error.message)));
+        if (!signal.aborted) video.replaceWith(h("p", { class: "message error" }, t("media.clipFailed", { reason: describeError(error) })));
       });
   }
 

@@ -3,18 +3,14 @@
 // for auditors, the audit trail (alert-history.js); reloaded when the live stream says it
 // changed.
 
-import { ApiError, getJson } from "./api.js";
+import { ApiError, describeError, getJson } from "./api.js";
 import { h, say } from "./dom.js";
+import { t } from "./i18n.js";
 import { casePanel } from "./alert-case.js";
 import { headPanel } from "./alert-head.js";
 import { auditPanel, historyPanel } from "./alert-history.js";
 import { mediaPanel } from "./alert-media.js";
 
-const TEXT = {
-  back: "← All alerts",
-  missing: (alertId) => `No such alert: ${alertId}`,
-  failed: (why) => `Cannot load the alert: ${why}`,
-};
 const SETTLE_MS = 150; // events of one change arrive together: reload once
 
 export function mountAlert(view, context, alertId) {
@@ -35,7 +31,7 @@ export function mountAlert(view, context, alertId) {
     h(
       "section",
       { class: "alert-view" },
-      h("a", { href: "#/feed", class: "back" }, TEXT.back),
+      h("a", { href: "#/feed", class: "back" }, t("alert.back")),
       loadError,
       head.nodes,
       h("div", { class: "alert-grid" }, media.node, work.node),
@@ -51,7 +47,7 @@ export function mountAlert(view, context, alertId) {
     } catch (error) {
       if (abort.signal.aborted) return;
       const missing = error instanceof ApiError && error.status === 404;
-      say(loadError, "error", missing ? TEXT.missing(alertId) : TEXT.failed(error.message));
+      say(loadError, "error", missing ? t("alert.missing", { alertId }) : t("alert.failed", { reason: describeError(error) }));
       return;
     }
     say(loadError, "error", "");

@@ -1,16 +1,41 @@
 // The API from the browser. Every call carries "Authorization: Bearer <token>"; the token is
 // kept in sessionStorage (gone when the tab closes). Media elements and EventSource cannot send
 // that header, so evidence and frames are fetched into blob: URLs, and the event stream is
-// read with fetch() and parsed here (resuming with Last-Event-ID after a drop).
+// read with fetch() and parsed here (resuming with Last-Event-ID after a drop). A refused call
+// is shown by its stable ``code`` in the user's language (``describeError``), never by the
+// English ``detail``.
+
+import { formatList, has, t, word } from "./i18n.js";
 
 const KEY = "sitewatch.token";
+// Parameters of an error that are domain words, shown in the user's language.
+const PARAM_WORDS = { kind: "zoneKind", why: "why", state: "state", action: "action", role: "role", class: "class" };
 
-/** A refused call: ``status`` and the API's reason (its "detail") as the message. */
+/** A refused call: ``status``, the API's ``code`` and ``params``; the English "detail" is the
+ * message (for logs and tooltips). */
 export class ApiError extends Error {
-  constructor(status, reason) {
+  constructor(status, reason, code = null, params = {}) {
     super(reason);
     this.status = status;
+    this.code = code;
+    this.params = params ?? {};
   }
+}
+
+/** A refused call (or a failed fetch) in the user's language. */
+export function describeError(error) {
+  if (error instanceof ApiError) {
+    const params = { ...error.params };
+    if (Array.isArray(params.fields)) params.fields = formatList(params.fields.map((f) => word("field", f)));
+    for (const [name, kind] of Object.entries(PARAM_WORDS)) {
+      if (typeof params[name] === "string") params[name] = word(kind, params[name]);
+    }
+    if (error.code && has(`error.${error.code}`)) return t(`error.${error.code}`, params);
+    const status = has(`error.status.${error.status}`) ? `error.status.${error.status}` : "error.status.other";
+    return t(status, { status: error.status });
+  }
+  if (error?.name === "AbortError") return t("error.aborted");
+  return t("error.network");
 }
 
 export function storedToken() {
@@ -28,24 +53,24 @@ function withToken(extra = {}, token = storedToken()) {
 
 let unauthorized = () => {};
 
-/** Called with the reason when the API answers 401 (token revoked, say). */
+/** Called with the ApiError when the API answers 401 (token revoked, say). */
 export function onUnauthorized(handler) {
   unauthorized = handler;
 }
 
-async function reasonOf(response) {
+async function errorOf(response) {
+  let body = null;
   try {
-    const body = await response.json();
-    if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) {
-      return body.detail
-        .map((d) => `${(d.loc ?? []).slice(1).join(".") || "input"}: ${d.msg}`)
-        .join("; ");
-    }
+    body = await response.json();
   } catch {
-    // not JSON: fall back on the status line
+    // not JSON: the status alone
   }
-  return `${response.status} ${response.statusText}`.trim();
+  let reason = `${response.status} ${response.statusText}`.trim();
+  if (typeof body?.detail === "string") reason = body.detail;
+  else if (Array.isArray(body?.detail)) {
+    reason = body.detail.map((d) => `${(d.loc ?? []).slice(1).join(".") || "input"}: ${d.msg}`).join("; ");
+  }
+  return new ApiError(response.status, reason, body?.code ?? null, body?.params ?? {});
 }
 
 /** The response of a call, or ApiError with the API's reason. */
@@ -65,9 +90,9 @@ export async function request(path, { method = "GET", json, body, contentType, s
     cache: "no-store",
   });
   if (!response.ok) {
-    const reason = await reasonOf(response);
-    if (response.status === 401) unauthorized(reason);
-    throw new ApiError(response.status, reason);
+    const error = await errorOf(response);
+    if (response.status === 401) unauthorized(error);
+    throw error;
   }
   return response;
 }
@@ -80,6 +105,10 @@ export async function postJson(path, json) {
   return (await request(path, { method: "POST", json })).json();
 }
 
+export async function putJson(path, json) {
+  return (await request(path, { method: "PUT", json })).json();
+}
+
 /** A file of the API (evidence, a frame) as a blob: URL; revoke it when done. */
 export async function blobUrl(path, signal) {
   const blob = await (await request(path, { signal })).blob();
@@ -89,7 +118,7 @@ export async function blobUrl(path, signal) {
 /** Who a token belongs to (``/api/me``), or ApiError; null ``token`` tries open access. */
 export async function whoIs(token) {
   const response = await fetch("/api/me", { headers: withToken({}, token), cache: "no-store" });
-  if (!response.ok) throw new ApiError(response.status, await reasonOf(response));
+  if (!response.ok) throw await errorOf(response);
   return response.json();
 }
 
@@ -167,12 +196,12 @@ export class EventStream {
           cache: "no-store",
         });
         if (!response.ok) {
-          const reason = await reasonOf(response);
+          const error = await errorOf(response);
           if (response.status === 401) {
-            unauthorized(reason);
+            unauthorized(error);
             return;
           }
-          throw new ApiError(response.status, reason);
+          throw error;
         }
         await this.read(response.body, this.lastId !== null);
         if (!signal.aborted) this.status("reconnecting", "the server ended the stream");

@@ -1,12 +1,30 @@
-// The console: sign-in, the views (alert feed, one alert, cameras, 14-day chart) behind hash
-// routes, one shared live event stream.
+// The console: sign-in, the views (alert feed, one alert, duty desk, shift handover, cameras
+// live, a camera's zones, 14-day chart) behind hash routes, one shared live event stream, and
+// the language (zh-CN or en, the choice sticks) of every word shown.
 
-import { EventStream, getJson, onUnauthorized, storeToken, storedToken, whoIs } from "./api.js";
+import { EventStream, describeError, getJson, onUnauthorized, storeToken, storedToken, whoIs } from "./api.js";
 import { mountAlert } from "./alert.js";
 import { mountCameras } from "./cameras.js";
 import { mountChart } from "./chart.js";
-import { say, when } from "./dom.js";
+import { say } from "./dom.js";
+import { mountDuty } from "./duty.js";
 import { mountFeed } from "./feed.js";
+import { mountHandover } from "./handover.js";
+import {
+  LANGUAGES,
+  chooseLanguage,
+  currentLanguage,
+  formatTime,
+  loadLanguage,
+  setTimeZone,
+  storeLanguage,
+  t,
+  translatePage,
+  word,
+  zoneLabel,
+} from "./i18n.js";
+import { mountLive } from "./live.js";
+import { mountZones } from "./zones.js";
 
 const $ = (id) => document.getElementById(id);
 const stream = new EventStream();
@@ -27,20 +45,34 @@ function showLogin(reason) {
 async function enter(me) {
   const rules = await (await fetch("rules.json", { cache: "no-store" })).json();
   context = { me, rules, stream, site: "" };
-  $("login").hidden = true;
-  $("app").hidden = false;
-  $("who").textContent = `${me.name} · ${me.role}`;
-  $("sign-out").hidden = me.open_access;
-  stream.start();
-  route();
   try {
     const health = await getJson("/api/health");
     context.site = health.site ?? "";
-    $("site").textContent = context.site;
+    setTimeZone(health.timezone);
+    $("site").textContent = health.site_name || context.site;
   } catch {
-    // the header can do without the site name
+    // the header can do without the site name; times stay in the browser's zone
   }
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("who").textContent = t("app.who", { name: me.name, role: word("role", me.role) });
+  $("sign-out").hidden = me.open_access;
+  $("clock").title = zoneLabel();
+  tick();
+  stream.start();
+  route();
 }
+
+const VIEWS = {
+  feed: (view, params) => mountFeed(view, context, params),
+  alert: (view, params, id) => mountAlert(view, context, id),
+  duty: (view) => mountDuty(view, context),
+  handover: (view, params) => mountHandover(view, context, params),
+  cameras: (view, params, name) => (name ? mountLive(view, context, name) : mountCameras(view, context)),
+  zones: (view, params, name) => mountZones(view, context, name),
+  chart: (view) => mountChart(view, context),
+};
+const NAV = { alert: "feed", handover: "duty", zones: "cameras" };
 
 function route() {
   if (context === null) return;
@@ -51,16 +83,15 @@ function route() {
   unmount();
   const view = $("view");
   view.replaceChildren();
-  const name = parts[0] ?? "feed";
+  let name = parts[0] ?? "feed";
+  const id = parts[1] ? decodeURIComponent(parts[1]) : null;
+  if (!(name in VIEWS) || ((name === "alert" || name === "zones") && !id)) name = "feed";
   for (const link of document.querySelectorAll("nav a")) {
-    const current = link.dataset.view === (name === "alert" ? "feed" : name);
+    const current = link.dataset.view === (NAV[name] ?? name);
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  if (name === "alert" && parts[1]) unmount = mountAlert(view, context, decodeURIComponent(parts[1]));
-  else if (name === "cameras") unmount = mountCameras(view, context);
-  else if (name === "chart") unmount = mountChart(view, context);
-  else unmount = mountFeed(view, context, params);
+  unmount = VIEWS[name](view, params, id);
   window.scrollTo(0, 0);
 }
 
@@ -75,7 +106,7 @@ async function signIn(event) {
     $("token").value = "";
     await enter(me);
   } catch (error) {
-    say($("login-error"), "error", `Not signed in: ${error.message}`);
+    say($("login-error"), "error", t("login.refused", { reason: describeError(error) }));
   } finally {
     button.disabled = false;
   }
@@ -87,22 +118,46 @@ function signOut() {
 }
 
 function tick() {
-  $("clock").textContent = when(Date.now() / 1000).slice(11);
+  $("clock").textContent = formatTime(Date.now() / 1000);
+}
+
+function languageChoices() {
+  for (const select of document.querySelectorAll(".language-choice")) {
+    select.replaceChildren(
+      ...LANGUAGES.map((lang) => {
+        const option = document.createElement("option");
+        option.value = lang;
+        option.textContent = t(`app.languages.${lang}`);
+        option.selected = lang === currentLanguage();
+        return option;
+      }),
+    );
+    select.addEventListener("change", () => {
+      storeLanguage(select.value);
+      location.reload(); // every view is drawn again in the new language
+    });
+  }
+}
+
+function showStatus(state, why) {
+  const live = $("live");
+  live.textContent = t(`app.stream.${state}`);
+  live.className = `live is-${state}`;
+  live.title = why;
 }
 
 async function start() {
+  await loadLanguage(chooseLanguage());
+  document.title = t("app.title");
+  translatePage();
+  languageChoices();
   $("login-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
-  stream.onStatus((state, why) => {
-    const live = $("live");
-    live.textContent = state === "live" ? "● LIVE" : state === "reconnecting" ? "reconnecting…" : "connecting…";
-    live.className = `live is-${state}`;
-    live.title = why;
-  });
-  onUnauthorized((reason) => {
+  stream.onStatus(showStatus);
+  onUnauthorized((error) => {
     storeToken(null);
-    showLogin(`Signed out: ${reason}`);
+    showLogin(t("login.signedOut", { reason: describeError(error) }));
   });
   tick();
   setInterval(tick, 1000);
@@ -111,7 +166,7 @@ async function start() {
     await enter(await whoIs(token)); // no token: works only when the API is open (demo)
   } catch (error) {
     if (token) storeToken(null);
-    showLogin(token ? `Signed out: ${error.message}` : "");
+    showLogin(token ? t("login.signedOut", { reason: describeError(error) }) : "");
   }
 }
 

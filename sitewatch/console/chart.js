@@ -1,8 +1,9 @@
 // Alerts per hazard per day over the last 14 days (GET /api/stats/daily), as stacked bars in
 // inline SVG with a legend and the figures as a table.
 
-import { getJson } from "./api.js";
+import { describeError, getJson } from "./api.js";
 import { h, hazardLabel, s, say } from "./dom.js";
+import { offsetMinutes, t, weekday } from "./i18n.js";
 
 const DAYS = 14;
 const COLOURS = { flame: "#ff453a", blocked_exit: "#ffb020", missing_hardhat: "#3ea6ff" };
@@ -10,7 +11,6 @@ const SPARE = ["#bf5af2", "#30d158", "#ff9f0a", "#64d2ff"];
 const WIDTH = 1200;
 const HEIGHT = 460;
 const MARGIN = { top: 30, right: 20, bottom: 60, left: 60 };
-const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
 function colourOf(hazard, index) {
   return COLOURS[hazard] ?? SPARE[index % SPARE.length];
@@ -23,9 +23,8 @@ function niceMax(value) {
 }
 
 function dayLabel(iso) {
-  const [year, month, day] = iso.split("-").map(Number);
-  const weekday = WEEKDAYS[new Date(Date.UTC(year, month - 1, day)).getUTCDay()];
-  return [weekday, `${String(day).padStart(2, "0")}.${String(month).padStart(2, "0")}`];
+  const [, month, day] = iso.split("-");
+  return [weekday(iso), t("chart.day", { month, day })];
 }
 
 /** The stacked bar chart of ``stats`` as an <svg>. */
@@ -43,7 +42,7 @@ export function barChart(stats) {
     class: "chart",
     id: "chart",
     role: "img",
-    "aria-label": `Alerts per hazard per day, last ${days.length} days`,
+    "aria-label": t("chart.label", { count: days.length }),
   });
   const ticks = 5;
   for (let i = 0; i <= ticks; i += 1) {
@@ -75,7 +74,7 @@ export function barChart(stats) {
             class: "bar",
             dataset: { day, hazard, count },
           },
-          s("title", {}, `${day}: ${count} × ${hazardLabel(hazard)}`),
+          s("title", {}, t("chart.bar", { day, count, hazard: hazardLabel(hazard) })),
         ),
       );
       stacked += count;
@@ -104,7 +103,7 @@ function legend(stats) {
         { viewBox: "0 0 10 10", class: "swatch", "aria-hidden": "true" },
         s("rect", { width: 10, height: 10, fill: colourOf(hazard, k) }),
       );
-      return h("li", { dataset: { hazard } }, swatch, `${hazardLabel(hazard)}: ${total}`);
+      return h("li", { dataset: { hazard } }, swatch, t("chart.legend", { hazard: hazardLabel(hazard), count: total }));
     }),
   );
 }
@@ -113,7 +112,7 @@ function table(stats) {
   return h(
     "table",
     { class: "figures" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Hazard"), stats.days.map((d) => h("th", {}, dayLabel(d)[1])))),
+    h("thead", {}, h("tr", {}, h("th", {}, t("chart.hazard")), stats.days.map((d) => h("th", {}, dayLabel(d)[1])))),
     h(
       "tbody",
       {},
@@ -134,18 +133,18 @@ export function mountChart(view, context) {
   const box = h("div", { class: "chart-box" });
   const message = h("p", { class: "message", role: "alert", hidden: true });
   const summary = h("p", { class: "summary" });
-  view.append(h("section", {}, h("h1", {}, `Alerts per day, last ${DAYS} days`), summary, message, box));
+  view.append(h("section", {}, h("h1", {}, t("chart.title", { count: DAYS })), summary, message, box));
   let timer = null;
 
   async function load() {
-    const offset = -new Date().getTimezoneOffset();
+    const offset = offsetMinutes(Date.now()); // days of the site, not of the browser
     try {
       const stats = await getJson(`/api/stats/daily?days=${DAYS}&utc_offset_min=${offset}`, { signal: abort.signal });
       say(message, "error", "");
-      summary.textContent = `${stats.total} alerts from ${stats.days[0]} to ${stats.days.at(-1)}`;
+      summary.textContent = t("chart.summary", { count: stats.total, from: stats.days[0], to: stats.days.at(-1) });
       box.replaceChildren(barChart(stats), legend(stats), table(stats));
     } catch (error) {
-      if (!abort.signal.aborted) say(message, "error", `Cannot load the figures: ${error.message}`);
+      if (!abort.signal.aborted) say(message, "error", t("chart.failed", { reason: describeError(error) }));
     }
   }
 

@@ -1,4 +1,7 @@
-// Small DOM helpers: elements built from data never go through innerHTML.
+// Small DOM helpers: elements built from data never go through innerHTML; the names of the
+// domain words and the formats of dates and scores (in the current language, see i18n.js).
+
+import { formatAgo, formatDateTime, formatPercent, t, word } from "./i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -34,50 +37,37 @@ export function s(tag, attrs = {}, ...children) {
   return fill(document.createElementNS(SVG_NS, tag), attrs, children);
 }
 
-/** The hazards sitewatch watches for, by their API name. */
-export const HAZARDS = {
-  blocked_exit: "Blocked exit",
-  flame: "Flame / smoke",
-  missing_hardhat: "No hard hat",
-};
-
 /** A hazard's name for people. */
 export function hazardLabel(hazard) {
-  return HAZARDS[hazard] ?? hazard.replaceAll("_", " ");
+  return word("hazard", hazard);
 }
 
 /** A workflow state's name for people. */
 export function stateLabel(state) {
-  return state.replaceAll("_", " ");
+  return word("state", state);
 }
 
-const pad = (n) => String(n).padStart(2, "0");
+/** The zone name of incidents tied to no drawn zone (core.vocabulary.WHOLE_FRAME). */
+export const WHOLE_FRAME = "frame";
 
-/** Local date and time, 24 h: 2026-11-03 14:05:09. */
-export function when(value) {
-  if (value === null || value === undefined) return "—";
-  const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  if (Number.isNaN(d.getTime())) return String(value);
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-  );
+/** A zone's name for people (the whole picture has a name in each language). */
+export function zoneName(zone) {
+  return zone === WHOLE_FRAME ? t("zone.wholeFrame") : zone;
 }
 
-/** How long ago: "45 s ago", "3 min ago", "2 h ago", "4 d ago". */
-export function ago(value, now = Date.now()) {
-  if (!value) return "";
-  const seconds = Math.max(0, Math.round((now - new Date(value).getTime()) / 1000));
-  if (seconds < 60) return `${seconds} s ago`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
-  return `${Math.floor(seconds / 86400)} d ago`;
+/** A severity's name for people. */
+export function severityLabel(severity) {
+  return word("severity", severity);
 }
+
+/** Date and time in the site's zone, 24 h: 2026-11-03 14:05:09. */
+export const when = formatDateTime;
+
+/** How long ago: "45 s ago", "3分钟前". */
+export const ago = formatAgo;
 
 /** A 0..1 score as a percentage. */
-export function percent(score) {
-  return `${Math.round(score * 100)} %`;
-}
+export const percent = formatPercent;
 
 /** The name of an evidence file from its URL (…/evidence/<name>), null once removed. */
 export function evidenceName(item) {

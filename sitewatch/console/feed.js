@@ -1,8 +1,9 @@
 // The live alert feed: filtered list from GET /api/alerts ("load more" follows the keyset
 // cursor), kept current by the event stream without reloading the page.
 
-import { blobUrl, request } from "./api.js";
-import { HAZARDS, ago, evidenceName, h, hazardLabel, percent, say, stateLabel, when } from "./dom.js";
+import { blobUrl, describeError, request } from "./api.js";
+import { ago, evidenceName, h, hazardLabel, percent, say, severityLabel, stateLabel, when, zoneName } from "./dom.js";
+import { formatTime, t } from "./i18n.js";
 
 const PAGE = 50;
 const FRESH_MS = 10_000;
@@ -22,7 +23,7 @@ function select(name, label, options, value, onChange) {
   const field = h(
     "select",
     { id: `filter-${name}`, name, onchange: onChange },
-    h("option", { value: "" }, `all`),
+    h("option", { value: "" }, t("feed.all")),
     options.map(([key, text]) => h("option", { value: key, selected: key === value }, text)),
   );
   return h("label", { class: "filter" }, h("span", {}, label), field);
@@ -45,7 +46,7 @@ export function mountFeed(view, context, params) {
   const message = h("p", { class: "message", role: "alert", hidden: true });
   const summary = h("p", { class: "summary", id: "feed-summary" });
   const list = h("ol", { class: "feed", id: "feed", "aria-live": "polite" });
-  const more = h("button", { type: "button", id: "load-more", hidden: true, onclick: () => load(true) }, "Load more");
+  const more = h("button", { type: "button", id: "load-more", hidden: true, onclick: () => load(true) }, t("feed.loadMore"));
 
   function applyFilters() {
     for (const name of Object.keys(filters)) filters[name] = view.querySelector(`#filter-${name}`).value;
@@ -54,15 +55,15 @@ export function mountFeed(view, context, params) {
   }
 
   const known = filters.camera ? [[filters.camera, filters.camera]] : [];
-  const cameraFilter = select("camera", "Camera", known, filters.camera, applyFilters);
+  const cameraFilter = select("camera", t("feed.camera"), known, filters.camera, applyFilters);
   const bar = h(
     "form",
     { class: "filters", onsubmit: (e) => e.preventDefault() },
     cameraFilter,
-    select("hazard", "Hazard", Object.entries(HAZARDS), filters.hazard, applyFilters),
-    select("state", "State", rules.states.map((s) => [s, stateLabel(s)]), filters.state, applyFilters),
+    select("hazard", t("feed.hazard"), rules.hazards.map((z) => [z, hazardLabel(z)]), filters.hazard, applyFilters),
+    select("state", t("feed.state"), rules.states.map((s) => [s, stateLabel(s)]), filters.state, applyFilters),
   );
-  view.append(h("section", { class: "feed-view" }, h("h1", {}, "Alerts"), bar, summary, message, list, more));
+  view.append(h("section", { class: "feed-view" }, h("h1", {}, t("feed.title")), bar, summary, message, list, more));
 
   request("/api/cameras", { signal: abort.signal })
     .then((r) => r.json())
@@ -143,13 +144,13 @@ export function mountFeed(view, context, params) {
     node.classList.toggle("active", doc.active);
     node.dataset.state = doc.workflow_state;
     parts.hazard.textContent = hazardLabel(doc.hazard);
-    parts.severity.textContent = critical ? "CRITICAL" : "warning";
-    parts.where.textContent = `${doc.camera} / ${doc.zone}`;
+    parts.severity.textContent = severityLabel(doc.severity);
+    parts.where.textContent = t("feed.where", { camera: doc.camera, zone: zoneName(doc.zone) });
     parts.time.textContent = when(doc.started_at);
     parts.ago.textContent = ago(doc.started_at);
     parts.state.textContent = stateLabel(doc.workflow_state);
     parts.state.className = `badge state-${doc.workflow_state}`;
-    parts.activity.textContent = doc.active ? "● active" : `ended ${when(doc.ended_at).slice(11)}`;
+    parts.activity.textContent = doc.active ? t("feed.active") : t("feed.ended", { at: formatTime(doc.ended_at) });
     parts.activity.className = `activity ${doc.active ? "on" : "off"}`;
     parts.score.textContent = percent(doc.peak_score);
   }
@@ -168,10 +169,11 @@ export function mountFeed(view, context, params) {
     const critical = docs.filter((d) => d.severity === "critical" && d.active).length;
     const open = docs.filter((d) => d.workflow_state === "open").length;
     summary.replaceChildren(
-      `${docs.length}${cursor ? "+" : ""} shown · ${open} open`,
-      critical ? h("span", { class: "critical-count" }, ` · ${critical} critical active`) : "",
+      t(cursor ? "feed.shownMore" : "feed.shown", { count: docs.length }),
+      t("feed.open", { count: open }),
+      critical ? h("span", { class: "critical-count" }, t("feed.criticalActive", { count: critical })) : "",
     );
-    if (docs.length === 0 && pending === 0) summary.append(" · no alert matches");
+    if (docs.length === 0 && pending === 0) summary.append(t("feed.none"));
   }
 
   function apply(payload) {
@@ -217,7 +219,7 @@ export function mountFeed(view, context, params) {
       list.replaceChildren(...keep, ...nodes);
       say(message, "error", "");
     } catch (error) {
-      if (!abort.signal.aborted) say(message, "error", `Cannot load alerts: ${error.message}`);
+      if (!abort.signal.aborted) say(message, "error", t("feed.failed", { reason: describeError(error) }));
     }
     more.disabled = false;
     more.hidden = !cursor;
