@@ -229,7 +229,7 @@ class CaseService:
         photo_facts: Mapping[str, Any] | None = None,
     ) -> CaseOutcome:
         before, case, to = self._check(db, alert_id, request, now)
-        after = replace(before, workflow_state=to.value)
+        after = replace(before, workflow_state=to)
         if photo is not None:
             after = after.with_evidence(photo)
         updated = _updated_case(case, request, to, now)

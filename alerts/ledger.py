@@ -23,6 +23,7 @@ from alerts import audit, evidence_expected
 from alerts.contract import with_audit_head
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from core.errors import SitewatchError
+from core.vocabulary import CaseState, Hazard, Severity
 
 log = logging.getLogger(__name__)
 
@@ -692,7 +693,8 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _with_workflow_state(change: AlertChange, state: str) -> AlertChange:
+def _with_workflow_state(change: AlertChange, stored: str) -> AlertChange:
+    state = CaseState(stored)
     before = None if change.before is None else replace(change.before, workflow_state=state)
     return replace(change, before=before, after=replace(change.after, workflow_state=state))
 
@@ -741,14 +743,14 @@ def _alert_from_row(row: sqlite3.Row, evidence: tuple[Evidence, ...]) -> Alert:
         alert_id=row["alert_id"],
         camera=row["camera"],
         zone=row["zone"],
-        hazard=row["hazard"],
-        severity=row["severity"],
+        hazard=Hazard(row["hazard"]),
+        severity=Severity(row["severity"]),
         score=row["score"],
         peak_score=row["peak_score"],
         started_at=row["started_at"],
         updated_at=row["updated_at"],
         ended_at=row["ended_at"],
-        workflow_state=row["workflow_state"],
+        workflow_state=CaseState(row["workflow_state"]),
         evidence=evidence,
         details=json.loads(row["details"]),
     )

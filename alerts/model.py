@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from core.vocabulary import CaseState, Hazard, Severity
+
 
 class EventType(StrEnum):
     """Why an alert event was published."""
@@ -52,14 +54,14 @@ class Alert:
     alert_id: str
     camera: str
     zone: str
-    hazard: str
-    severity: str
+    hazard: Hazard
+    severity: Severity
     score: float
     peak_score: float
     started_at: float
     updated_at: float
     ended_at: float | None = None
-    workflow_state: str = "open"
+    workflow_state: CaseState = CaseState.OPEN
     evidence: tuple[Evidence, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
 

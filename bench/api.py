@@ -42,7 +42,7 @@ from alerts.ledger import Ledger
 from alerts.model import Alert, AlertChange, EventType, Evidence, EvidenceKind
 from alerts.service import AlertService, new_ulid
 from bench.proc import percentile, pid_cpu_s
-from core.vocabulary import Hazard
+from core.vocabulary import CaseState, Hazard, Severity
 from detect.observations import Observation, Phase
 from sitewatch.api.context import ApiDependencies
 from sitewatch.demo.rtsp import free_port, stop_process, wait_for_port
@@ -51,7 +51,7 @@ TOKEN = "bench-admin-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 TOPICS = Topics("sitewatch", "bench")
 CAMERAS = [f"cam-{i:02d}" for i in range(10)]
-STATES = ["open", "acknowledged", "assigned", "escalated", "rectified", "closed", "false_positive"]
+STATES = [state.value for state in CaseState]
 YEAR_S = 365 * 86_400.0
 NOW = 1_800_000_000.0
 
@@ -59,7 +59,7 @@ NOW = 1_800_000_000.0
 def seed(ledger: Ledger, count: int, rng: random.Random) -> None:
     """``count`` ended alerts with two snapshot rows and one event each (bulk, one transaction
     per 10,000)."""
-    hazards = [h.value for h in Hazard]
+    hazards = list(Hazard)
     for start in range(0, count, 10_000):
         alerts, evidence, events = [], [], []
         for _ in range(min(10_000, count - start)):
@@ -70,13 +70,13 @@ def seed(ledger: Ledger, count: int, rng: random.Random) -> None:
                 rng.choice(CAMERAS),
                 f"zone-{rng.randrange(4)}",
                 rng.choice(hazards),
-                rng.choice(["warning", "critical"]),
+                rng.choice(list(Severity)),
                 0.8,
                 0.9,
                 started,
                 started + 60,
                 started + 60,
-                rng.choice(STATES),
+                CaseState(rng.choice(STATES)),
                 (
                     Evidence(f"evidence/{alert_id}/snapshot.jpg", "ab" * 32),
                     Evidence(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.vocabulary import ZoneKind
+from core.vocabulary import Hazard, ZoneKind
 from detect.blocked_exit import BlockedExitParams
 from detect.camera_rules import CameraRules, RuleParams
 from detect.flame_evidence import EvidenceParams
@@ -133,7 +133,7 @@ def alert_cooldowns(config: SiteConfig) -> dict[str, float]:
     opening a new one (the alert service's ``cooldowns``, live and replay alike)."""
     rules = config.rules
     return {
-        "blocked_exit": rules.blocked_exit.cooldown_s,
-        "flame": rules.flame.cooldown_s,
-        "missing_hardhat": rules.hardhat.cooldown_s,
+        Hazard.BLOCKED_EXIT: rules.blocked_exit.cooldown_s,
+        Hazard.FLAME: rules.flame.cooldown_s,
+        Hazard.MISSING_HARDHAT: rules.hardhat.cooldown_s,
     }
