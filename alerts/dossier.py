@@ -4,8 +4,9 @@ Contents: ``alert.json`` (alert and case), ``events.jsonl`` (every stored event 
 byte), ``audit.json`` (the alert's audit entries with their hashes, and the state of the whole
 chain at export), ``evidence/<name>`` (every evidence file still kept), ``manifest.json`` (the
 SHA-256 of each file and, for evidence, the digest recorded when it was captured) and
-``SHA256SUMS`` (``sha256sum -c`` format, covering every other file). The export itself is an
-audit entry that records the digest of ``SHA256SUMS``.
+``SHA256SUMS`` (``sha256sum -c`` format, covering every other file). With a ``summary`` writer,
+a human-readable ``summary.<lang>.txt`` (in the requesting user's language) is covered too. The
+export itself is an audit entry that records the digest of ``SHA256SUMS``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class DossierSummary:
     chain_ok: bool
 
 
+SummaryWriter = Callable[[dict[str, Any]], tuple[str, str]]
+"""Given the dossier's facts (``alert``, ``case``, ``entries``, ``evidence``, ``chain_ok``,
+``exported_at``, ``exported_by``, ``site``), a file name and the human-readable summary."""
+
+
 def export_dossier(
     ledger: Ledger,
     data_dir: Path,
@@ -54,6 +60,7 @@ def export_dossier(
     evidence_base_url: str,
     exported_by: str,
     now: float,
+    summary: SummaryWriter | None = None,
 ) -> DossierSummary:
     """Write the dossier of ``alert_id`` as a ZIP to ``out``; records the export in the trail."""
     with ledger.snapshot() as db:
@@ -120,6 +127,19 @@ def export_dossier(
                 row["missing"] = True
                 mismatches.append(item.name)
             evidence.append(row)
+        if summary is not None:
+            facts = {
+                "site": site,
+                "alert": document["alert"],
+                "case": document["case"],
+                "entries": trail["entries"],
+                "evidence": evidence,
+                "chain_ok": chain.ok,
+                "exported_at": now,
+                "exported_by": exported_by,
+            }
+            name, text = summary(facts)
+            add(name, text.encode("utf-8"))
         manifest = {
             "format": DOSSIER_FORMAT,
             "site": site,

@@ -170,3 +170,34 @@ def test_cli_export_and_check(site: Site, tmp_path: Path) -> None:
     target.write_bytes(rewrite(target.read_bytes(), "audit.json", b"[]"))
     broken = runner.invoke(app, ["audit", "check-dossier", str(target)])
     assert broken.exit_code == 1 and "audit.json does not match" in broken.output
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "name", "words"),
+    [
+        (
+            "?lang=zh-CN",
+            None,
+            "summary.zh-CN.txt",
+            ("隐患档案", "安全出口堵塞", "已确认", "pallet at exit 1"),
+        ),
+        ("", "zh-CN,zh;q=0.9,en;q=0.5", "summary.zh-CN.txt", ("隐患档案", "审计记录")),
+        ("?lang=en", "zh-CN", "summary.en.txt", ("Case dossier", "Blocked exit", "acknowledged")),
+        ("", None, "summary.en.txt", ("Case dossier", "sha256sum -c SHA256SUMS")),
+    ],
+)
+def test_the_summary_is_in_the_requesting_users_language_and_sealed(
+    site: Site, query: str, header: str | None, name: str, words: tuple[str, ...]
+) -> None:
+    headers = site.headers("auditor") | ({"Accept-Language": header} if header else {})
+    response = site.client.get(f"/api/alerts/{site.ended_id}/dossier{query}", headers=headers)
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert [n for n in archive.namelist() if n.startswith("summary.")] == [name]
+    text = archive.read(name).decode()
+    for word in words:
+        assert word in text, (word, text)
+    assert f"({'UTC'})" in text  # times carry the site's zone
+    sums = archive.read("SHA256SUMS").decode()
+    assert f"{hashlib.sha256(archive.read(name)).hexdigest()}  {name}" in sums
+    assert verify_dossier(io.BytesIO(response.content)) == []

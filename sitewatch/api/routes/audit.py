@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from alerts import audit
@@ -16,6 +16,7 @@ from alerts.integrity import verify_ledger
 from sitewatch.api.deps import Auditor, Context
 from sitewatch.api.files import MAX_ID, check_alert_id
 from sitewatch.api.schemas import AuditEntryOut, VerifyOut
+from sitewatch.dossier_summary import pick_language, summary_writer
 
 router = APIRouter(tags=["audit"])
 CHUNK = 1 << 16
@@ -76,10 +77,24 @@ def verify(
     responses={200: {"content": {"application/zip": {}}}, 404: {"description": "No such alert"}},
     summary="Case dossier (ZIP)",
 )
-def dossier(alert_id: str, user: Auditor, context: Context) -> StreamingResponse:
-    """One ZIP with the alert, its case, events, audit entries, evidence files, a manifest
-    and SHA256SUMS; the export is itself an audit entry."""
+def dossier(
+    alert_id: str,
+    user: Auditor,
+    context: Context,
+    lang: Annotated[
+        str | None,
+        Query(
+            description="Language of the human-readable summary: zh-CN or en (default: the "
+            "request's Accept-Language, else en)."
+        ),
+    ] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """One ZIP with the alert, its case, events, audit entries, evidence files, a summary in
+    the requesting user's language, a manifest and SHA256SUMS; the export is itself an audit
+    entry."""
     check_alert_id(alert_id)
+    language = pick_language(lang, accept_language)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _chunks after streaming)
     try:
         export_dossier(
@@ -91,6 +106,7 @@ def dossier(alert_id: str, user: Auditor, context: Context) -> StreamingResponse
             context.base_url,
             user.name,
             time.time(),
+            summary_writer(language, context.timezone),
         )
     except DossierError as error:
         spool.close()
