@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.web.routes import alerts, cases, reports, system
+from hub.web.routes import alerts, cases, console, reports, system
 
-ROUTERS: tuple[APIRouter, ...] = (system.router, alerts.router, cases.router, reports.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    system.router,
+    alerts.router,
+    cases.router,
+    reports.router,
+    console.router,
+)

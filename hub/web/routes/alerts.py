@@ -66,14 +66,31 @@ def find_alert(db: Db, person: Person, alert_id: str) -> dict[str, Any]:
 
 
 @router.get("/me", summary="Who the token belongs to")
-def me(person: Caller) -> dict[str, Any]:
-    """Name, role, scope and the sites it covers."""
+def me(person: Caller, context: Context) -> dict[str, Any]:
+    """Name, role, scope, the sites it covers and the street office's name."""
     return {
         "name": person.name,
         "role": person.role.value,
         "scope": person.scope,
         "sites": sorted(person.sites),
+        "street_office": context.config.street_office.name,
     }
+
+
+@router.get("/grids", summary="Grids in scope")
+def grids(person: Caller, context: Context) -> list[dict[str, Any]]:
+    """Each grid holding a site of the scope: name, supervisor and those of its sites the
+    caller sees (a site officer gets their site's grid with that one site)."""
+    return [
+        {
+            "grid": grid.id,
+            "name": grid.name,
+            "supervisor": grid.supervisor,
+            "sites": [s for s in grid.sites if person.sees(s)],
+        }
+        for grid in context.config.grids
+        if any(person.sees(s) for s in grid.sites)
+    ]
 
 
 @router.get("/sites", summary="Sites in scope with their sync state")
