@@ -258,7 +258,32 @@ def class_floors(
     )
 
 
-class OnnxDetector:
+class DetectorBase:
+    """What every detector shares: its model's description, the per-class score floors and
+    detection of one frame through ``detect_batch``."""
+
+    info: ModelInfo
+    _floors: npt.NDArray[np.float32]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in id order."""
+        return self.info.class_names
+
+    def floors(self) -> npt.NDArray[np.float32]:
+        """The score each class id must exceed to be kept (infinite: a class not used)."""
+        return self._floors
+
+    def detect(self, frame: npt.NDArray[Any]) -> Detections:
+        """Detections for one frame."""
+        return self.detect_batch([frame])[0]
+
+    def detect_batch(self, frames: Sequence[npt.NDArray[Any]]) -> list[Detections]:
+        """Detections for several frames, one result per frame in the same order."""
+        raise NotImplementedError
+
+
+class OnnxDetector(DetectorBase):
     """A YOLO detect model on ONNX Runtime: frames in, ``Detections`` in frame pixels out."""
 
     def __init__(
@@ -310,19 +335,6 @@ class OnnxDetector:
         self.rect = not self.info.fixed_input
         self.providers: list[str] = list(self._session.get_providers())
         self._output_name = self._session.get_outputs()[0].name
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names in id order."""
-        return self.info.class_names
-
-    def floors(self) -> npt.NDArray[np.float32]:
-        """The score each class id must exceed to be kept (infinite: a class not used)."""
-        return self._floors
-
-    def detect(self, frame: npt.NDArray[Any]) -> Detections:
-        """Detections for one frame."""
-        return self.detect_batch([frame])[0]
 
     def detect_batch(self, frames: Sequence[npt.NDArray[Any]]) -> list[Detections]:
         """Detections for several frames, batched into as few inference calls as possible

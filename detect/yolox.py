@@ -28,6 +28,7 @@ from detect.detections import Detections
 from detect.engine import (
     MAX_WH,
     PAD_VALUE,
+    DetectorBase,
     ModelError,
     ModelInfo,
     as_bgr,
@@ -185,7 +186,7 @@ def inspect_yolox(session: Any, path: Path, class_names: Sequence[str] = ()) -> 
     )
 
 
-class YoloxDetector:
+class YoloxDetector(DetectorBase):
     """A YOLOX model file: frames in, ``Detections`` (COCO names) in frame pixels out.
 
     ``confidence`` floors every class, ``class_confidence`` gives some classes their own floor
@@ -234,19 +235,6 @@ class YoloxDetector:
         )
         self.iou = iou
         self.providers: list[str] = list(self._session.get_providers())
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names in id order."""
-        return self.info.class_names
-
-    def floors(self) -> npt.NDArray[np.float32]:
-        """The score each class id must exceed to be kept (infinite: a class not used)."""
-        return self._floors
-
-    def detect(self, frame: npt.NDArray[Any]) -> Detections:
-        """Detections for one frame."""
-        return self.detect_batch([frame])[0]
 
     def detect_batch(self, frames: Sequence[npt.NDArray[Any]]) -> list[Detections]:
         """Detections for several frames (one inference call each when the model's batch is
