@@ -64,3 +64,72 @@ def test_obstacle_is_seen_under_different_light() -> None:
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="shape mismatch"):
         differing_fraction(to_gray(corridor()), to_gray(corridor()[:100]), ZONE.mask(W, H))
+
+
+def blockwise_fraction(reference: np.ndarray, current: np.ndarray, mask: np.ndarray) -> float:
+    """The comparison written plainly (full-frame medians, numpy block passes): the figures
+    the faster ``differing_fraction`` must reproduce."""
+    block = 16
+    ys, xs = np.nonzero(mask)
+    top, left = ys.min(), xs.min()
+    height = (ys.max() - top + block) // block * block
+    width = (xs.max() - left + block) // block * block
+
+    def crop(image: np.ndarray) -> np.ndarray:
+        out = np.zeros((height, width), np.float64)
+        piece = image[top : top + height, left : left + width]
+        out[: piece.shape[0], : piece.shape[1]] = piece
+        return out
+
+    outside = ~mask
+    pick = outside if outside.sum() >= mask.sum() // 4 else mask
+    gain = max(float(np.median(current[pick])) / max(float(np.median(reference[pick])), 1.0), 1e-3)
+    r, c, m = crop(reference), crop(current) / gain, crop(mask.astype(np.float64))
+    rows, cols = height // block, width // block
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        return a.reshape(rows, block, cols, block).transpose(0, 2, 1, 3)
+
+    r, c, m = blocks(r), blocks(c), blocks(m)
+    coverage = m.mean(axis=(2, 3))
+    mean_r, mean_c = r.mean(axis=(2, 3)), c.mean(axis=(2, 3))
+    dr, dc = r - mean_r[..., None, None], c - mean_c[..., None, None]
+    std_r, std_c = np.sqrt((dr**2).mean(axis=(2, 3))), np.sqrt((dc**2).mean(axis=(2, 3)))
+    correlation = (dr * dc).mean(axis=(2, 3)) / (std_r * std_c + 1e-6)
+    differs = ((np.maximum(std_r, std_c) > 6.0) & (correlation < 0.5)) | (
+        np.abs(mean_c - mean_r) > 0.2 * np.maximum(mean_r, 20.0)
+    )
+    considered = coverage >= 0.5
+    return float((coverage * differs)[considered].sum()) / float(coverage[considered].sum())
+
+
+@pytest.mark.parametrize(
+    ("share", "gain", "seed"),
+    [(0.0, 1.0, 1), (0.3, 1.0, 2), (0.6, 0.6, 3), (1.0, 1.5, 4), (0.45, 0.8, 5)],
+)
+def test_fast_comparison_measures_what_the_plain_one_does(
+    share: float, gain: float, seed: int
+) -> None:
+    reference = to_gray(corridor(0))
+    scene = with_box(corridor(seed), share) if share else corridor(seed)
+    current = to_gray(np.clip(scene.astype(np.float32) * gain, 0, 255).astype(np.uint8))
+    mask = ZONE.mask(W, H)
+    fast = differing_fraction(reference, current, mask)
+    assert fast == pytest.approx(blockwise_fraction(reference, current, mask), abs=0.03)
+
+
+def test_the_reference_brightness_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reference serves every check: its median is taken once, not on every check."""
+    reference = to_gray(corridor(0))
+    mask = ZONE.mask(W, H)
+    medians: list[int] = []
+    real_median = np.median
+
+    def counting(values: np.ndarray, *args: object, **kwargs: object) -> object:
+        medians.append(values.size)
+        return real_median(values, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(np, "median", counting)
+    for seed in range(1, 5):
+        differing_fraction(reference, to_gray(corridor(seed)), mask)
+    assert len(medians) == 5  # the reference's once, then each current image's
