@@ -10,7 +10,7 @@ APT_PACKAGES := mosquitto mosquitto-clients \
 	chromium \
 	postgresql fonts-noto-cjk
 
-.PHONY: demo test test-train lint typecheck unit system-deps python-deps venv schema clean
+.PHONY: demo demo-fleet test test-train lint typecheck unit system-deps python-deps venv schema clean
 
 # Debian packages: $(1) is the list; python3-venv too when this Python lacks ensurepip.
 define apt_install
@@ -39,6 +39,11 @@ venv: $(VENV)/.installed-dev
 
 demo: venv
 	$(BIN)/sitewatch demo --config config/demo.yaml
+
+# A street office on this machine: PostgreSQL, a central mosquitto, three edges on the demo
+# scene (one behind a bridged local mosquitto) and the hub; prints the console's address.
+demo-fleet: system-deps venv
+	$(BIN)/python -m hub.demo_fleet
 
 lint: venv
 	$(BIN)/ruff check .
