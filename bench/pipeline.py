@@ -264,7 +264,7 @@ def measure_sitewatch(
             )
         try:
             started = time.monotonic()
-            health = wait_running(proc, base, cameras, log_path)
+            wait_running(proc, base, cameras, log_path)
             startup = time.monotonic() - started
             time.sleep(options.warmup_s)
             return window(proc, base, variant, cameras, servers, options, startup)
@@ -275,7 +275,6 @@ def measure_sitewatch(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            del health
             if options.keep_logs:
                 kept = BENCH_DIR / f"sitewatch-{variant.models}-{cameras}.log"
                 kept.write_bytes(log_path.read_bytes())
@@ -570,7 +569,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 cameras, 6 s")
     args = parser.parse_args(argv)
     if args.quick:
-        return Options((2,), 6.0, 4.0, 1, args.per_server, 0, not args.no_script, True, True)
+        return Options((2,), 6.0, 4.0, 1, args.per_server, None, not args.no_script, True, True)
     return Options(
         tuple(args.cameras),
         args.seconds,

@@ -17,7 +17,12 @@ CAMERA_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("sitewatch_camera_decode_ms", "gauge", "decode_ms", "Mean decode time per frame (ms)."),
     ("sitewatch_camera_bitrate_kbps", "gauge", "bitrate_kbps", "Incoming bitrate (kbit/s)."),
     ("sitewatch_camera_fps", "gauge", "fps", "Frames decoded per second (last few seconds)."),
-    ("sitewatch_camera_frame_age_ms", "gauge", "frame_age_ms", "Age of the last analysed frame."),
+    (
+        "sitewatch_camera_pickup_age_ms",
+        "gauge",
+        "frame_age_ms",
+        "Age of the last frame analysis took, when taken.",
+    ),
 )
 
 
@@ -25,6 +30,30 @@ ANALYSIS_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("sitewatch_camera_inference_ms", "gauge", "inference_ms", "Detector time per frame (ms)."),
     ("sitewatch_camera_inferred_total", "counter", "inferred", "Frames run through the detector."),
     ("sitewatch_camera_gated_total", "counter", "gated", "Frames skipped: nothing moved."),
+    (
+        "sitewatch_camera_analysed_frames_total",
+        "counter",
+        "analysed",
+        "Frames whose detections and rules are done.",
+    ),
+    (
+        "sitewatch_camera_frame_age_ms",
+        "gauge",
+        "result_age_ms",
+        "Age of the last analysed frame when its detections and rules were done (ms).",
+    ),
+    (
+        "sitewatch_camera_configured_fps",
+        "gauge",
+        "configured_fps",
+        "Frames per second the camera is to be analysed at.",
+    ),
+    (
+        "sitewatch_camera_achieved_fps",
+        "gauge",
+        "achieved_fps",
+        "Frames per second analysed over the last 10 s.",
+    ),
 )
 HAZARD_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("sitewatch_alerts_total", "counter", "total", "Alerts raised, by hazard."),
@@ -69,6 +98,12 @@ def render(cameras: Iterable[CameraStatus], health: Mapping[str, Any]) -> str:
                 lines.append(f'{name}{{camera="{_escape(status.camera)}"}} {value}')
     lines += _labelled(health.get("camera_analysis"), "camera", ANALYSIS_METRICS)
     lines += _labelled(health.get("alerts_by_hazard"), "hazard", HAZARD_METRICS)
+    stages = health.get("analysis_stage_cpu_s")
+    if isinstance(stages, Mapping) and stages:
+        name = "sitewatch_analysis_stage_cpu_seconds_total"
+        lines += [f"# HELP {name} CPU seconds of each analysis stage.", f"# TYPE {name} counter"]
+        for stage, seconds in sorted(stages.items()):
+            lines.append(f'{name}{{stage="{_escape(str(stage))}"}} {float(seconds):g}')
     for key, value in sorted(health.items()):
         if isinstance(value, bool | int | float):
             lines += [f"# TYPE sitewatch_{key} gauge", f"sitewatch_{key} {float(value):g}"]

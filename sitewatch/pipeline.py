@@ -3,6 +3,15 @@
 ``CameraWork`` holds one camera's schedule and rule states and ``analyse`` runs its rules on a
 frame; the live ``AnalysisLoop`` and ``sitewatch replay`` share both, so a replayed video goes
 through exactly the code that runs on the cameras.
+
+Live, two threads share the work so that both cores are used: the ``analysis`` thread takes
+each camera's frame when it is due (converts it, runs the motion gate) and runs the rules, the
+exit checks and the alert hand-off on finished frames, while the ``analysis-inference`` thread
+runs the detectors (ONNX Runtime releases the GIL) on every frame handed over while its
+previous batch ran. Each camera's next sample is due one period after its previous due time
+(not after a pass), and a camera has at most one frame between pickup and result: when the node
+cannot keep every camera at its rate, every camera is slowed alike (each batch takes every
+camera whose frame is due) and ``OverloadWatch`` says so once, with the numbers.
 """
 
 from __future__ import annotations
@@ -10,9 +19,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,9 +40,14 @@ from detect.observations import Observation
 from detect.references import ReferenceStore
 from ingest.camera_reader import CameraReader
 from ingest.frames import Frame, Image
+from ingest.status import CameraState
+from sitewatch.analysis_rate import CameraRate, OverloadWatch, RateMeter
 from sitewatch.live_results import ExitShare, LatestResults, LiveResult
+from sitewatch.stage_cpu import StageCpu
 
 log = logging.getLogger(__name__)
+MAX_IN_FLIGHT = 1  # frames of one camera between pickup and result
+RATE_CHECK_S = 1.0  # how often achieved rates are computed and judged
 
 
 @dataclass
@@ -134,26 +151,36 @@ def analyse(
     tick: Tick,
     fresh: Detections | None,
     reference_of: ReferenceSource,
+    stages: StageCpu | None = None,
 ) -> list[Observation]:
     """Run the camera's rules on one sampled frame.
 
     ``now`` schedules (monotonic live, video time in replay); ``frame_time`` stamps the
     observations. ``tick`` comes from ``CameraWork.detection_tick``; ``fresh`` are this frame's
     detections when it was inferred (None if inference failed: the rules skip the frame).
+    ``stages`` (live) is charged the CPU of the detection rules and of the exit check.
     """
+
+    def stage(name: str) -> Any:
+        return nullcontext() if stages is None else stages.measure(name)
+
     found: list[Observation] = []
     height, width = image.shape[:2]
     if tick is Tick.INFER and fresh is not None:
         work.detections, work.detections_at = fresh, frame_time
     detected = tick is Tick.REUSE or (tick is Tick.INFER and fresh is not None)
     if detected and work.detections is not None:
-        blank = is_featureless(image)
-        found += work.rules.detections(work.detections, frame_time, (width, height), blank, image)
+        with stage("rules"):
+            blank = is_featureless(image)
+            found += work.rules.detections(
+                work.detections, frame_time, (width, height), blank, image
+            )
     if work.exit_period_s is not None and now >= work.next_exit_due:
         work.next_exit_due = now + work.exit_period_s
-        current = to_gray(image)
-        reference = reference_of(work, image, frame_time)
-        found += work.rules.exits(reference, current, work.detections, frame_time)
+        with stage("exit check"):
+            current = to_gray(image)
+            reference = reference_of(work, image, frame_time)
+            found += work.rules.exits(reference, current, work.detections, frame_time)
     return found
 
 
@@ -201,8 +228,113 @@ class StoredReferences:
         return work.reference
 
 
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    """One camera's frame on its way from pickup to result."""
+
+    camera: str
+    frame: Frame
+    tick: Tick
+    now: float  # the schedule clock at pickup (``analyse``'s ``now``)
+
+
+@dataclass(frozen=True, slots=True)
+class Inferred:
+    """A batch back from the detectors: its frames in pickup order, each inferred camera's
+    detections, and the detector time per inferred frame."""
+
+    frames: tuple[Sampled, ...]
+    detections: dict[str, Detections]
+    share_ms: float | None
+
+
+@dataclass
+class CameraPace:
+    """How fast one camera is really analysed (the loop's runtime figures)."""
+
+    configured_fps: float
+    rate: RateMeter = field(default_factory=RateMeter)
+    analysed: int = 0
+    in_flight: int = 0
+    achieved_fps: float = 0.0  # over the last seconds, updated by the analysis thread
+    result_age_ms: float | None = None  # decode to detections and rules, last frame
+
+    def figures(self) -> dict[str, float | int]:
+        found: dict[str, float | int] = {
+            "analysed": self.analysed,
+            "configured_fps": round(self.configured_fps, 3),
+            "achieved_fps": round(self.achieved_fps, 3),
+        }
+        if self.result_age_ms is not None:
+            found["result_age_ms"] = round(self.result_age_ms, 1)
+        return found
+
+
+class InferenceWorker(threading.Thread):
+    """Runs the detectors beside the analysis thread: every frame handed over while the
+    previous batch ran forms the next batch, in order; results wait in ``take_results``."""
+
+    def __init__(
+        self, detectors: DetectorStage | None, stop: threading.Event, stages: StageCpu
+    ) -> None:
+        super().__init__(name="analysis-inference", daemon=True)
+        self._detectors = detectors
+        self._stop_event = stop
+        self._stages = stages
+        self._cond = threading.Condition()
+        self._pending: list[Sampled] = []
+        self._done: deque[Inferred] = deque()
+
+    def submit(self, frames: Sequence[Sampled]) -> None:
+        """Hand frames over (never blocks)."""
+        with self._cond:
+            self._pending.extend(frames)
+            self._cond.notify_all()
+
+    def take_results(self) -> list[Inferred]:
+        """The batches finished since the last call, oldest first."""
+        with self._cond:
+            done = list(self._done)
+            self._done.clear()
+        return done
+
+    def wait_for_results(self, timeout_s: float) -> None:
+        """Sleep until a batch finishes or ``timeout_s`` passed."""
+        with self._cond:
+            if not self._done:
+                self._cond.wait(timeout_s)
+
+    def run(self) -> None:
+        """Loop until stop: take what is pending, detect, hand the batch back."""
+        while not self._stop_event.is_set():
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(0.1)
+                    continue
+                batch, self._pending = tuple(self._pending), []
+            with self._stages.measure("inference (letterbox, ONNX Runtime, decode)"):
+                found, share_ms = self._detect(batch)
+            with self._cond:
+                self._done.append(Inferred(batch, found, share_ms))
+                self._cond.notify_all()
+
+    def _detect(self, batch: Sequence[Sampled]) -> tuple[dict[str, Detections], float | None]:
+        """One batched inference per model over the frames whose detection is due."""
+        frames = {s.camera: s.frame.image for s in batch if s.tick is Tick.INFER}
+        if self._detectors is None or not frames:
+            return {}, None
+        started = time.perf_counter()
+        try:
+            found = self._detectors.run(frames)
+        except (ValueError, RuntimeError) as error:  # onnxruntime failures are RuntimeErrors
+            log.exception("detector failed on %s: %s", ", ".join(frames), error)
+            return {}, None
+        return merged(found), (time.perf_counter() - started) * 1000 / len(frames)
+
+
 class AnalysisLoop(threading.Thread):
-    """Samples every camera at its rate and runs the rules; one thread for all cameras."""
+    """Samples every camera at its rate and runs the rules; the detectors run beside it on the
+    ``analysis-inference`` thread (started and stopped with this one)."""
 
     def __init__(
         self,
@@ -225,6 +357,11 @@ class AnalysisLoop(threading.Thread):
         self._reference_of = StoredReferences(references)
         self._stop_event = stop
         self._detectors = detectors
+        self.stages = StageCpu()
+        self._worker = InferenceWorker(detectors, stop, self.stages)
+        self._pace = {w.name: CameraPace(1.0 / w.sample_period_s) for w in cameras}
+        self.overload = OverloadWatch(time.monotonic())
+        self._next_rate_check = 0.0
         self.frames_analysed = 0
         self._resume_open_alerts()
 
@@ -239,43 +376,48 @@ class AnalysisLoop(threading.Thread):
             work.rules.resume_blocked(open_zones.get(work.name, set()), now)
 
     def run(self) -> None:
-        """Loop until stop: take the due frames, detect on them in one batch, run the rules."""
-        while not self._stop_event.is_set():
-            now = time.monotonic()
-            self._cameras = [self._refresh(work) for work in self._cameras]
-            due = self._take_due_frames(now)
-            ticks = {w.name: w.detection_tick(f.image, now, f.wall_time) for w, f in due}
-            fresh = self._detect([(w, f) for w, f in due if ticks[w.name] is Tick.INFER])
-            for work, frame in due:
-                try:
-                    observations = analyse(
-                        work,
-                        frame.image,
-                        now,
-                        frame.wall_time,
-                        ticks[work.name],
-                        fresh.get(work.name),
-                        self._reference_of,
-                    )
-                    if self._results is not None:
-                        self._results.put(work.live_result(frame))
-                    for observation in observations:
-                        self._alerts.submit(observation, frame.image)
-                    self._alerts.flush(frame.wall_time)
-                except (ValueError, OSError, cv2.error) as error:
-                    log.exception("camera %s: analysis failed: %s", frame.camera, error)
-                self.frames_analysed += 1
-            soonest = min((w.next_due for w in self._cameras), default=now + 0.1)
-            self._stop_event.wait(min(max(soonest - time.monotonic(), 0.01), 0.1))
+        """Loop until stop: rules on the finished frames, hand the due frames to the detectors."""
+        self._worker.start()
+        try:
+            while not self._stop_event.is_set():
+                self._cameras = [self._refresh(work) for work in self._cameras]
+                for inferred in self._worker.take_results():
+                    self._finish(inferred)
+                now = time.monotonic()
+                due = self._take_due_frames(now)
+                if due:
+                    with self.stages.measure("motion gate"):
+                        sampled = [
+                            Sampled(w.name, f, w.detection_tick(f.image, now, f.wall_time), now)
+                            for w, f in due
+                        ]
+                    # frames without inference are done now: a camera has one frame in
+                    # flight at most, so its frames still finish in order
+                    self._worker.submit([x for x in sampled if x.tick is Tick.INFER])
+                    rest = tuple(x for x in sampled if x.tick is not Tick.INFER)
+                    if rest:
+                        self._finish(Inferred(rest, {}, None))
+                if now >= self._next_rate_check:
+                    self._check_rates(now)
+                waiting = [w.next_due for w in self._cameras if self._ready(w)]
+                soonest = min(waiting, default=now + 0.1)
+                self._worker.wait_for_results(min(max(soonest - time.monotonic(), 0.01), 0.1))
+        finally:
+            self._worker.join(2.0)
+
+    def _ready(self, work: CameraWork) -> bool:
+        return work.reader is not None and self._pace[work.name].in_flight < MAX_IN_FLIGHT
 
     def _take_due_frames(self, now: float) -> list[tuple[CameraWork, Frame]]:
-        """The newest frame of each camera whose sample is due; a frame that waited in its
-        slot longer than the camera's stall threshold (analysis held up) is skipped: it is no
-        longer a live picture, and the reader's stale frames never reach the slot at all."""
+        """The newest frame of each camera whose sample is due (longest due first) and that
+        has no frame in flight; a frame that waited in its slot longer than the camera's stall
+        threshold is skipped: it is no longer a live picture, and the reader's stale frames
+        never reach the slot at all. The next sample is due one period after this one was
+        (at once if that is past: no burst of catch-up samples)."""
         due: list[tuple[CameraWork, Frame]] = []
-        for work in self._cameras:
-            if now < work.next_due or work.reader is None:
-                continue
+        waiting = [w for w in self._cameras if now >= w.next_due and self._ready(w)]
+        for work in sorted(waiting, key=lambda w: w.next_due):
+            assert work.reader is not None  # _ready
             taken_at = time.monotonic()
             pending = work.reader.latest.take_newer_pending(work.last_index, taken_at)
             if pending is None:
@@ -284,31 +426,73 @@ class AnalysisLoop(threading.Thread):
             if taken_at - pending.monotonic > work.reader.settings.stall_timeout_s:
                 work.stale_skipped += 1
                 continue
-            work.next_due = now + work.sample_period_s
-            due.append((work, pending.to_frame()))
+            work.next_due = max(work.next_due + work.sample_period_s, now)
+            with self.stages.measure("conversion (decoded frame to numpy)"):
+                frame = pending.to_frame()
+            self._pace[work.name].in_flight += 1
+            due.append((work, frame))
         return due
 
-    def _detect(self, due: list[tuple[CameraWork, Frame]]) -> dict[str, Detections]:
-        """One batched inference per model over every camera whose detection is due."""
-        if self._detectors is None:
-            return {}
-        batch = {work.name: frame.image for work, frame in due}
-        if not batch:
-            return {}
-        started = time.perf_counter()
-        try:
-            found = self._detectors.run(batch)
-        except (ValueError, RuntimeError) as error:  # onnxruntime failures are RuntimeErrors
-            log.exception("detector failed on %s: %s", ", ".join(batch), error)
-            return {}
-        share_ms = (time.perf_counter() - started) * 1000 / len(batch)
-        for work, _ in due:
-            work.record_inference(share_ms)
-        return merged(found)
+    def _finish(self, inferred: Inferred) -> None:
+        """The rules on each frame of a batch back from the detectors, in pickup order."""
+        works = {work.name: work for work in self._cameras}
+        for sampled in inferred.frames:
+            work, frame = works[sampled.camera], sampled.frame
+            pace = self._pace[sampled.camera]
+            pace.in_flight -= 1
+            fresh = inferred.detections.get(sampled.camera)
+            if fresh is not None and inferred.share_ms is not None:
+                work.record_inference(inferred.share_ms)
+            try:
+                observations = analyse(
+                    work,
+                    frame.image,
+                    sampled.now,
+                    frame.wall_time,
+                    sampled.tick,
+                    fresh,
+                    self._reference_of,
+                    self.stages,
+                )
+                with self.stages.measure("evidence hand-off, live view"):
+                    if self._results is not None:
+                        self._results.put(work.live_result(frame))
+                    for observation in observations:
+                        self._alerts.submit(observation, frame.image)
+                    self._alerts.flush(frame.wall_time)
+            except (ValueError, OSError, cv2.error) as error:
+                log.exception("camera %s: analysis failed: %s", frame.camera, error)
+            finished = time.monotonic()
+            pace.analysed += 1
+            pace.rate.record(finished)
+            pace.result_age_ms = (finished - frame.monotonic) * 1000
+            self.frames_analysed += 1
+
+    def _check_rates(self, now: float) -> None:
+        """Each camera's achieved rate; the overload warning when the node cannot keep up."""
+        self._next_rate_check = now + RATE_CHECK_S
+        rates: list[CameraRate] = []
+        ages: list[float] = []
+        for work in self._cameras:
+            pace = self._pace[work.name]
+            pace.achieved_fps = pace.rate.rate(now)
+            if work.reader is None:
+                continue
+            status = work.reader.status
+            online = status.state is CameraState.ONLINE
+            source = status.fps if online else 0.0
+            rates.append(CameraRate(work.name, pace.configured_fps, pace.achieved_fps, source))
+            if online and pace.result_age_ms is not None:
+                ages.append(pace.result_age_ms)
+        self.overload.check(rates, now, max(ages, default=None))
 
     def figures(self) -> dict[str, dict[str, float | int]]:
-        """Per-camera analysis figures."""
-        return {work.name: work.figures() for work in self._cameras}
+        """Per-camera analysis figures: the rules' counters, configured and achieved rates,
+        frame age to the result."""
+        return {
+            work.name: {**work.figures(), **self._pace[work.name].figures()}
+            for work in self._cameras
+        }
 
 
 def merged(found: Mapping[str, Mapping[str, Detections]]) -> dict[str, Detections]:

@@ -331,6 +331,8 @@ class Runner:
             **self.evidence_health(),
             **(self.detectors.health() if self.detectors is not None else {}),
             "camera_analysis": self.analysis.figures(),
+            "analysis_overloaded": self.analysis.overload.overloaded,
+            "analysis_stage_cpu_s": self.analysis.stages.figures(),
             "alerts_by_hazard": self.ledger.hazard_counts(),
         }
 

@@ -42,3 +42,29 @@ def test_ledger_counts_alerts_by_hazard(tmp_path: Path) -> None:
                 Observation("dock", zone, Hazard.BLOCKED_EXIT, Phase.END, 9.0, 0.8), None
             )
     assert ledger.hazard_counts() == {"blocked_exit": {"total": 2, "open": 1}}
+
+
+def test_frame_age_is_to_the_result_and_rates_are_shown() -> None:
+    """The frame age gauge is measured to the detections; the pickup age has its own name;
+    each camera shows its configured and achieved rate and the stages their CPU."""
+    cameras = [CameraStatus("dock", CameraState.ONLINE, 0.0, frame_age_ms=12.5)]
+    health = {
+        "camera_analysis": {
+            "dock": {
+                "analysed": 90,
+                "result_age_ms": 640.0,
+                "configured_fps": 2.0,
+                "achieved_fps": 1.43,
+            },
+        },
+        "analysis_overloaded": True,
+        "analysis_stage_cpu_s": {"exit check": 1.25},
+    }
+    lines = set(metrics.render(cameras, health).splitlines())
+    assert 'sitewatch_camera_frame_age_ms{camera="dock"} 640' in lines
+    assert 'sitewatch_camera_pickup_age_ms{camera="dock"} 12.5' in lines
+    assert 'sitewatch_camera_configured_fps{camera="dock"} 2' in lines
+    assert 'sitewatch_camera_achieved_fps{camera="dock"} 1.43' in lines
+    assert 'sitewatch_camera_analysed_frames_total{camera="dock"} 90' in lines
+    assert "sitewatch_analysis_overloaded 1" in lines
+    assert 'sitewatch_analysis_stage_cpu_seconds_total{stage="exit check"} 1.25' in lines
