@@ -130,7 +130,7 @@ def test_the_chinese_pages_have_no_english_word_and_no_missing_glyph(tmp_path: P
         page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 1000})
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{base}/console/")
-        assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+        page.wait_for_function("() => document.documentElement.lang === 'zh-CN'")  # set by i18n.js
         # The check itself: a code point no font has is found, a Chinese character is not.
         assert page.evaluate(MISSING_GLYPHS, ["\U0010fffe", "告"]) == ["\U0010fffe"]
         words, missing = page_problems(page, data)

@@ -243,7 +243,7 @@ def test_the_chinese_pages_have_no_english_word_and_no_missing_glyph(
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{centre.base}/console/")
     page.wait_for_selector("#login:not([hidden])")
-    assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+    page.wait_for_function("() => document.documentElement.lang === 'zh-CN'")  # set by i18n.js
     assert page_problems(page, centre.data) == ([], []), "sign-in page"
     shot(page, "zh-01-sign-in")
     page.fill("#token", STREET_TOKEN)
