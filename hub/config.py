@@ -7,9 +7,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.config_files import NAME_PATTERN, FieldError, Section
+from core.time_zones import known_time_zone
 
 MIN_TOKEN_CHARS = 16
 
@@ -137,6 +138,16 @@ class HubSite(Section):
         description="The edge's API base URL (evidence, audit trail, missed events).",
     )
     token: SecretStr = Field(description="An auditor token of that edge; use ${ENV_VAR}.")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the site (its edge's site.timezone): the central console"
+        " shows the site's alerts in it.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        return known_time_zone(zone)
 
     @model_validator(mode="after")
     def _token(self) -> Self:

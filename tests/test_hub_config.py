@@ -87,6 +87,13 @@ CASES: list[tuple[str, tuple[Any, ...], Any, str, str]] = [
     ("duplicate site", ("sites", 1, "id"), "plant-a", "sites[1].id", "duplicate id"),
     ("edge url", ("sites", 0, "api_url"), "ftp://x", "sites[0].api_url", "pattern"),
     (
+        "site time zone",
+        ("sites", 0, "timezone"),
+        "asia/shanghai",
+        "sites[0].timezone",
+        "did you mean 'Asia/Shanghai'",
+    ),
+    (
         "supervisor not a supervisor",
         ("grids", 0, "supervisor"),
         "Zhao",

@@ -1,5 +1,6 @@
 """The central console's files: its own pages and scripts (``hub/web/console/``), the edge
-console's shared modules (``i18n.js``, ``dom.js``, ``api.js``, the style sheet and icon, read
+console's shared modules (``i18n.js``, ``dom.js``, ``api.js``, the alert page's head, media and
+history panels, the style sheet and icon, read
 from ``sitewatch/console/`` as files: the hub never imports the edge's code), and the message
 catalogues — the edge's (domain words, sign-in, refusals) with the hub's own on top."""
 
@@ -15,7 +16,18 @@ from core.errors import SitewatchError
 
 HUB_CONSOLE = Path(__file__).resolve().parent / "console"
 # Modules of the edge console the hub's pages import as they are (same look, same helpers).
-SHARED_ASSETS = frozenset({"i18n.js", "dom.js", "api.js", "style.css", "icon.svg"})
+SHARED_ASSETS = frozenset(
+    {
+        "i18n.js",
+        "dom.js",
+        "api.js",
+        "alert-head.js",
+        "alert-media.js",
+        "alert-history.js",
+        "style.css",
+        "icon.svg",
+    }
+)
 ASSET = re.compile(r"^[a-z][a-z0-9-]*\.(html|js|css|svg)$")
 LANGUAGES = ("zh-CN", "en")
 

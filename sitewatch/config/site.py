@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, field_validator, model_validator
 
 from core.config_files import NAME_PATTERN, FieldError, Section
+from core.time_zones import known_time_zone
 from core.vocabulary import FIRE, HEAD, HELMET, PERSON, ZoneKind
 from sitewatch.config.api import Api
 from sitewatch.config.camera import Camera
@@ -31,13 +31,7 @@ class Site(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            near = sorted(z for z in available_timezones() if z.lower() == zone.lower())
-            hint = f" (did you mean '{near[0]}'?)" if near else " (e.g. Asia/Shanghai, UTC)"
-            raise ValueError(f"unknown time zone '{zone}'{hint}") from None
-        return zone
+        return known_time_zone(zone)
 
 
 class SiteConfig(Section):

@@ -1,9 +1,11 @@
 // The central console: sign-in, the views across sites (alerts with grid and site filters,
-// the supervised list as a board, per-grid charts) behind hash routes, in zh-CN or en. It
+// one alert with its evidence and case (#/alerts/<id>), the supervised list as a board,
+// per-grid charts) behind hash routes, in zh-CN or en. It
 // imports the edge console's modules (api.js, dom.js, i18n.js) as they are; every answer of
 // the hub API is already filtered to the token's scope.
 
 import { describeError, getJson, onUnauthorized, storeToken, storedToken, whoIs } from "./api.js";
+import { mountAlert } from "./alert.js";
 import { mountBoard } from "./board.js";
 import { say } from "./dom.js";
 import { mountAlerts } from "./fleet.js";
@@ -59,7 +61,7 @@ async function enter(me) {
 }
 
 const VIEWS = {
-  alerts: (view, params) => mountAlerts(view, context, params),
+  alerts: (view, params, id) => (id ? mountAlert(view, context, id) : mountAlerts(view, context, params)),
   board: (view) => mountBoard(view, context),
   charts: (view, params) => mountCharts(view, context, params),
 };
@@ -67,8 +69,10 @@ const VIEWS = {
 function route() {
   if (context === null) return;
   const [path, query] = (location.hash || "#/alerts").slice(1).split("?");
-  let name = path.split("/").filter(Boolean)[0] ?? "alerts";
+  const parts = path.split("/").filter(Boolean);
+  let name = parts[0] ?? "alerts";
   if (!(name in VIEWS)) name = "alerts";
+  const id = name === "alerts" && parts[1] ? decodeURIComponent(parts[1]) : null;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.dataset.view === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -76,7 +80,7 @@ function route() {
   unmount();
   const view = $("view");
   view.replaceChildren();
-  unmount = VIEWS[name](view, new URLSearchParams(query ?? ""));
+  unmount = VIEWS[name](view, new URLSearchParams(query ?? ""), id);
   window.scrollTo(0, 0);
 }
 

@@ -35,7 +35,7 @@ export function mountBoard(view, context) {
     return h(
       "article",
       { class: `board-card ${column === "overdue" ? "overdue" : ""}`, dataset: { alertId: item.alert_id, site: item.site } },
-      h("span", { class: "hazard" }, hazardLabel(item.hazard)),
+      h("a", { class: "hazard", href: `#/alerts/${encodeURIComponent(item.alert_id)}` }, hazardLabel(item.hazard)),
       h("span", {}, t("board.where", { site: siteName.get(item.site) ?? item.site, grid: gridName.get(item.grid) ?? item.grid, camera: item.camera })),
       h("span", {}, t("board.supervisor", { name: item.supervisor })),
       h("span", { title: ago(item.supervised_deadline) }, due),

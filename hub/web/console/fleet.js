@@ -74,7 +74,7 @@ export function mountAlerts(view, context, params) {
       h("td", {}, gridName.get(alert.grid) ?? alert.grid),
       h("td", {}, alert.camera),
       h("td", {}, zoneName(alert.zone)),
-      h("td", { class: "hazard" }, hazardLabel(alert.hazard)),
+      h("td", { class: "hazard" }, h("a", { href: `#/alerts/${encodeURIComponent(alert.alert_id)}`, class: "open-alert" }, hazardLabel(alert.hazard))),
       h("td", {}, severityLabel(alert.severity)),
       h("td", { title: ago(alert.started_at) }, when(alert.started_at)),
       h("td", {}, h("span", { class: `badge state-${alert.workflow_state}` }, stateLabel(alert.workflow_state)), pending ? h("div", { class: "muted" }, pending) : null),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -116,7 +117,8 @@ def sites(person: Caller, context: Context, db: DbDep) -> list[dict[str, Any]]:
         "missing_events",
         "open_cases",
     )
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    zones = {s.id: s.timezone for s in context.config.sites}
+    return [{**dict(zip(keys, r, strict=True)), "timezone": zones[r[0]]} for r in rows]
 
 
 @router.get("/alerts", summary="Alerts across the sites in scope, newest first")
@@ -157,9 +159,17 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", summary="One alert: events, evidence, commands, listing")
-def get_alert(alert_id: str, person: Caller, db: DbDep) -> dict[str, Any]:
-    """Everything the hub holds about one alert."""
+def get_alert(alert_id: str, person: Caller, context: Context, db: DbDep) -> dict[str, Any]:
+    """Everything the hub holds about one alert, with its site's time zone and scores."""
     alert = find_alert(db, person, alert_id)
+    site = next(s for s in context.config.sites if s.id == alert["site"])
+    document = db.execute("SELECT document FROM alerts WHERE alert_id = %s", (alert_id,)).fetchone()
+    reported: dict[str, Any] = document[0] if document else {}
+    extra = {
+        "timezone": site.timezone,
+        "score": reported.get("score"),
+        "peak_score": reported.get("peak_score"),
+    }
     events = [
         {"event_id": r[0], "type": r[1], "source": r[2], "payload": r[3]}
         for r in db.execute(
@@ -186,6 +196,7 @@ def get_alert(alert_id: str, person: Caller, db: DbDep) -> dict[str, Any]:
             (alert_id,),
         )
     ]
+    refusals = edge_refusals(db, alert_id)
     commands = [
         {
             "command_id": r[0],
@@ -194,14 +205,40 @@ def get_alert(alert_id: str, person: Caller, db: DbDep) -> dict[str, Any]:
             "status": r[3],
             "reason": r[4],
             "created_at": r[5].isoformat(),
+            "expected_state": r[6],
+            **refusal_code(r[3], r[6], refusals.get(r[0])),
         }
         for r in db.execute(
-            "SELECT command_id, action, actor, status, reason, created_at FROM commands"
-            " WHERE alert_id = %s ORDER BY created_at",
+            "SELECT command_id, action, actor, status, reason, created_at, expected_state"
+            " FROM commands WHERE alert_id = %s ORDER BY created_at",
             (alert_id,),
         )
     ]
-    return {**alert, "events": events, "evidence": evidence, "commands": commands}
+    return {**alert, **extra, "events": events, "evidence": evidence, "commands": commands}
+
+
+def edge_refusals(db: Db, alert_id: str) -> dict[str, str | None]:
+    """command_id -> the case's state at the edge when it refused the command (from the hub
+    audit trail's ``command.rejected`` entries)."""
+    found: dict[str, str | None] = {}
+    for (text,) in db.execute(
+        "SELECT detail FROM hub_audit WHERE subject = %s AND action = 'command.rejected'",
+        (alert_id,),
+    ):
+        detail = json.loads(text)
+        found[str(detail.get("command_id"))] = detail.get("state_at_edge")
+    return found
+
+
+def refusal_code(status: str, expected: str, state_at_edge: str | None) -> dict[str, Any]:
+    """A refused command's error code and params (the console words them in the user's
+    language): ``command_case_moved_on`` when the case was no longer in the state the operator
+    saw, else ``command_refused``; nothing for other commands."""
+    if status != "rejected":
+        return {}
+    if state_at_edge is not None and state_at_edge != expected:
+        return {"code": "command_case_moved_on", "params": {"state": state_at_edge}}
+    return {"code": "command_refused", "params": {}}
 
 
 @router.get("/alerts/{alert_id}/evidence/{name}", summary="An evidence file kept at the centre")

@@ -8,7 +8,9 @@ import json
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from alerts.workflow import RULES, Action
 from core.vocabulary import CaseState, Hazard, Severity
+from hub.commands import ACTIONS
 from hub.config import HubRole
 from hub.web.console_files import ConsoleFileError, asset_path, catalogue
 
@@ -50,13 +52,19 @@ def index() -> Response:
 
 @router.get("/console/vocabulary.json")
 def vocabulary() -> JSONResponse:
-    """The domain words the filters offer, from the definitions the API checks against."""
+    """The domain words the filters offer, from the definitions the API checks against, and
+    the case actions the centre may send with the states each is allowed from (the edge's
+    workflow, which applies them)."""
     return JSONResponse(
         {
             "hazards": [h.value for h in Hazard],
             "severities": [s.value for s in Severity],
             "states": [s.value for s in CaseState],
             "roles": [r.value for r in HubRole],
+            "actions": {
+                action: sorted(state.value for state in RULES[Action(action)].allowed_from)
+                for action in ACTIONS
+            },
         },
         headers=HEADERS,
     )
