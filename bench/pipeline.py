@@ -40,7 +40,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,8 @@ class Variant:
     models: str  # "production" (the example configuration's models) or "416"
     gating: bool = True
     substream: bool = False
+    root: Path | None = None  # another checkout's code (``--base``), else this one
+    threads: int | None = None  # ONNX Runtime threads of every model (None: as configured)
 
 
 PRODUCTION = Variant("production", "production")
@@ -97,6 +99,8 @@ def production_models() -> list[dict[str, Any]]:
 
 def models_of(variant: Variant) -> list[dict[str, Any]]:
     models = production_models()
+    if variant.threads is not None:
+        models = [{**m, "threads": variant.threads} for m in models]
     return models[:1] if variant.models == "416" else models
 
 
@@ -256,11 +260,13 @@ def measure_sitewatch(
         log_path = tmp_dir / "sitewatch.log"
         base = f"http://127.0.0.1:{api_port}"
         with log_path.open("wb") as log:
+            root = variant.root or ROOT
             proc = subprocess.Popen(
                 [sys.executable, "-m", "sitewatch", "run", "--config", str(config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                cwd=ROOT,
+                cwd=root,
+                env={**os.environ, "PYTHONPATH": str(root)},
             )
         try:
             started = time.monotonic()
@@ -552,6 +558,8 @@ class Options:
     threads: bool
     keep_logs: bool
     profile: bool = False
+    base: Path | None = None
+    ort_threads: tuple[int, ...] = ()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -566,6 +574,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--no-threads", action="store_true", help="no per-thread CPU (py-spy)")
     parser.add_argument("--keep-logs", action="store_true", help="copy logs to data/bench/")
     parser.add_argument("--profile", action="store_true", help="py-spy stacks to data/bench/")
+    parser.add_argument(
+        "--ort-threads",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run production with every model at these ONNX Runtime thread counts",
+    )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="also run this checkout's sitewatch (e.g. a `git archive` of an older commit), "
+        "production models, beside this one at every N",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 cameras, 6 s")
     args = parser.parse_args(argv)
     if args.quick:
@@ -581,6 +602,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         not args.no_threads,
         args.keep_logs,
         args.profile,
+        args.base,
+        tuple(args.ort_threads),
     )
 
 
@@ -589,6 +612,12 @@ def schedule(options: Options) -> Iterator[tuple[str, Variant | None, int]]:
     for cameras in options.cameras:
         for round_index in range(options.rounds):
             pair: list[tuple[str, Variant | None]] = [(SITEWATCH, PRODUCTION)]
+            for threads in options.ort_threads:
+                named = f"production, {threads} ORT thread{'s' if threads > 1 else ''}"
+                pair.append((SITEWATCH, replace(PRODUCTION, name=named, threads=threads)))
+            if options.base is not None:
+                before = Variant(f"production, {options.base.name}", "production")
+                pair.append((SITEWATCH, replace(before, root=options.base.resolve())))
             if options.script:
                 pair.append((SCRIPT, None))
             for system, variant in pair if round_index % 2 == 0 else pair[::-1]:

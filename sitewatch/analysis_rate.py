@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 RATE_WINDOW_S = 10.0
 SLOW_SHARE = 0.9  # below this share of the configured rate a camera is held back
-GRACE_S = 20.0  # after start (models warming, cameras connecting) nothing is judged
+GRACE_S = 30.0  # after start (models warming, cameras connecting) nothing is judged
 
 
 class RateMeter:
