@@ -33,6 +33,7 @@ from hub.local_postgres import local_postgres
 HOST = "127.0.0.1"
 PREFIX = "sitewatch"
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_ZONE = "Asia/Shanghai"  # every demo site's time zone (edge and hub.yaml alike)
 # The demo scene's fire exit, normalised (as config/demo.yaml: sitewatch.demo.scene.EXIT_ZONE).
 EXIT_ZONE = [[0.4208, 0.6752], [0.5792, 0.6752], [0.5643, 0.5393], [0.4357, 0.5393]]
 EDGES: tuple[tuple[str, str, str, bool], ...] = (
@@ -153,7 +154,7 @@ def edge_config(
     """The site.yaml of one edge on the demo scene (timings of config/demo.yaml)."""
     folder.mkdir(parents=True, exist_ok=True)
     document: dict[str, Any] = {
-        "site": {"id": site, "name": name, "timezone": "Asia/Shanghai"},
+        "site": {"id": site, "name": name, "timezone": DEMO_ZONE},
         "cameras": [
             {
                 "name": "aisle-3",
@@ -208,7 +209,13 @@ def hub_config(folder: Path, dsn: str, central: int, port: int, edges: dict[str,
         "sync": {"check_s": 2, "grace_s": 5, "poll_s": 15},
         "api": {"host": HOST, "port": port},
         "sites": [
-            {"id": site, "name": name, "api_url": edges[site], "token": edges["_tokens"]["hub"]}
+            {
+                "id": site,
+                "name": name,
+                "api_url": edges[site],
+                "token": edges["_tokens"]["hub"],
+                "timezone": DEMO_ZONE,
+            }
             for site, name, _, _ in EDGES
         ],
         "grids": [
