@@ -21,6 +21,7 @@ SHARED_ASSETS = frozenset(
         "i18n.js",
         "dom.js",
         "api.js",
+        "sign-in.js",
         "alert-head.js",
         "alert-media.js",
         "alert-history.js",

@@ -3,6 +3,7 @@
 // the language (zh-CN or en, the choice sticks) of every word shown.
 
 import { EventStream, describeError, getJson, onUnauthorized, storeToken, storedToken, whoIs } from "./api.js";
+import { signInHandler } from "./sign-in.js";
 import { mountAlert } from "./alert.js";
 import { mountCameras } from "./cameras.js";
 import { mountChart } from "./chart.js";
@@ -95,23 +96,6 @@ function route() {
   window.scrollTo(0, 0);
 }
 
-async function signIn(event) {
-  event.preventDefault();
-  const token = $("token").value.trim();
-  const button = $("sign-in");
-  button.disabled = true;
-  try {
-    const me = await whoIs(token);
-    storeToken(token);
-    $("token").value = "";
-    await enter(me);
-  } catch (error) {
-    say($("login-error"), "error", t("login.refused", { reason: describeError(error) }));
-  } finally {
-    button.disabled = false;
-  }
-}
-
 function signOut() {
   storeToken(null);
   showLogin("");
@@ -151,7 +135,7 @@ async function start() {
   document.title = t("app.title");
   translatePage();
   languageChoices();
-  $("login-form").addEventListener("submit", signIn);
+  $("login-form").addEventListener("submit", signInHandler(enter));
   $("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
   stream.onStatus(showStatus);

@@ -5,6 +5,7 @@
 // the hub API is already filtered to the token's scope.
 
 import { describeError, getJson, onUnauthorized, storeToken, storedToken, whoIs } from "./api.js";
+import { signInHandler } from "./sign-in.js";
 import { mountAlert } from "./alert.js";
 import { mountBoard } from "./board.js";
 import { say } from "./dom.js";
@@ -84,23 +85,6 @@ function route() {
   window.scrollTo(0, 0);
 }
 
-async function signIn(event) {
-  event.preventDefault();
-  const token = $("token").value.trim();
-  const button = $("sign-in");
-  button.disabled = true;
-  try {
-    const me = await whoIs(token);
-    storeToken(token);
-    $("token").value = "";
-    await enter(me);
-  } catch (error) {
-    say($("login-error"), "error", t("login.refused", { reason: describeError(error) }));
-  } finally {
-    button.disabled = false;
-  }
-}
-
 function tick() {
   $("clock").textContent = formatTime(Date.now() / 1000);
 }
@@ -128,7 +112,7 @@ async function start() {
   document.title = t("app.hubTitle");
   translatePage();
   languageChoices();
-  $("login-form").addEventListener("submit", signIn);
+  $("login-form").addEventListener("submit", signInHandler(enter));
   $("sign-out").addEventListener("click", () => {
     storeToken(null);
     showLogin("");
