@@ -12,13 +12,11 @@ import { mountDuty } from "./duty.js";
 import { mountFeed } from "./feed.js";
 import { mountHandover } from "./handover.js";
 import {
-  LANGUAGES,
   chooseLanguage,
-  currentLanguage,
   formatTime,
+  languageChoices,
   loadLanguage,
   setTimeZone,
-  storeLanguage,
   t,
   translatePage,
   word,
@@ -103,24 +101,6 @@ function signOut() {
 
 function tick() {
   $("clock").textContent = formatTime(Date.now() / 1000);
-}
-
-function languageChoices() {
-  for (const select of document.querySelectorAll(".language-choice")) {
-    select.replaceChildren(
-      ...LANGUAGES.map((lang) => {
-        const option = document.createElement("option");
-        option.value = lang;
-        option.textContent = t(`app.languages.${lang}`);
-        option.selected = lang === currentLanguage();
-        return option;
-      }),
-    );
-    select.addEventListener("change", () => {
-      storeLanguage(select.value);
-      location.reload(); // every view is drawn again in the new language
-    });
-  }
 }
 
 function showStatus(state, why) {

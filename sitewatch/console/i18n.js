@@ -242,3 +242,23 @@ export function formatNumber(value, options = {}) {
 export function formatList(items) {
   return formatter("list", { style: "long", type: "conjunction" }).format(items);
 }
+
+// Fills every language switch (``select.language-choice``) and reloads the page in the chosen
+// language, which then sticks (both consoles, the node's and the fleet hub's).
+export function languageChoices() {
+  for (const select of document.querySelectorAll(".language-choice")) {
+    select.replaceChildren(
+      ...LANGUAGES.map((lang) => {
+        const option = document.createElement("option");
+        option.value = lang;
+        option.textContent = t(`app.languages.${lang}`);
+        option.selected = lang === currentLanguage();
+        return option;
+      }),
+    );
+    select.addEventListener("change", () => {
+      storeLanguage(select.value);
+      location.reload(); // every view is drawn again in the new language
+    });
+  }
+}

@@ -12,12 +12,10 @@ import { say } from "./dom.js";
 import { mountAlerts } from "./fleet.js";
 import { mountCharts } from "./grid-charts.js";
 import {
-  LANGUAGES,
   chooseLanguage,
-  currentLanguage,
   formatTime,
+  languageChoices,
   loadLanguage,
-  storeLanguage,
   t,
   translatePage,
   word,
@@ -87,24 +85,6 @@ function route() {
 
 function tick() {
   $("clock").textContent = formatTime(Date.now() / 1000);
-}
-
-function languageChoices() {
-  for (const select of document.querySelectorAll(".language-choice")) {
-    select.replaceChildren(
-      ...LANGUAGES.map((lang) => {
-        const option = document.createElement("option");
-        option.value = lang;
-        option.textContent = t(`app.languages.${lang}`);
-        option.selected = lang === currentLanguage();
-        return option;
-      }),
-    );
-    select.addEventListener("change", () => {
-      storeLanguage(select.value);
-      location.reload(); // every view is drawn again in the new language
-    });
-  }
 }
 
 async function start() {
