@@ -378,6 +378,23 @@ def test_verify_flags_an_alert_whose_clip_never_came(tmp_path: Path) -> None:
     assert EvidenceKind.CLIP not in {e.kind for e in change.after.evidence}
 
 
+def recording(
+    ledger: Ledger, data: Path, disk: DiskGuard, source: Path
+) -> tuple[AlertService, CameraReader, ClipRecorder, threading.Event]:
+    """An alert service whose clips a real recorder writes into ``data`` from a file camera
+    (``cam``, 3 s of packets kept); start the reader and the recorder yourself."""
+    service = AlertService(ledger, Topics("sw", "t"), data, "http://h", {}, disk=disk)
+    stop = threading.Event()
+    reader = CameraReader(ReaderSettings("cam", str(source), buffer_seconds=3.0), stop)
+    assert reader.ring is not None
+    recorder = ClipRecorder(
+        data, {"cam": reader.ring}, ClipSettings(1.0, 1.0), service.clip_ready, stop, disk,
+        service.clip_missing,
+    )  # fmt: skip
+    service.clips = recorder
+    return service, reader, recorder, stop
+
+
 def test_a_clip_cut_short_by_a_full_disk_is_finished_when_space_returns(tmp_path: Path) -> None:
     """ENOSPC in the middle of a recording: the part is recorded missing with the reason, the
     recording kept; once space returns the retry finishes and records it."""
@@ -385,15 +402,7 @@ def test_a_clip_cut_short_by_a_full_disk_is_finished_when_space_returns(tmp_path
     with small_tmpfs(tmp_path / "data", "2m") as data:
         ledger = Ledger(tmp_path / "ledger.sqlite3")  # the ledger lives elsewhere here
         disk = DiskGuard(data, floor_bytes=0, reserve_bytes=0)
-        service = AlertService(ledger, Topics("sw", "t"), data, "http://h", {}, disk=disk)
-        stop = threading.Event()
-        reader = CameraReader(ReaderSettings("cam", str(source), buffer_seconds=3.0), stop)
-        assert reader.ring is not None
-        recorder = ClipRecorder(
-            data, {"cam": reader.ring}, ClipSettings(1.0, 1.0), service.clip_ready, stop, disk,
-            service.clip_missing,
-        )  # fmt: skip
-        service.clips = recorder
+        service, reader, recorder, stop = recording(ledger, data, disk, source)
         retry = EvidenceRetry(
             disk, ledger, service.retry_missing, service.clip_ready, service.clip_missing,
             recorder.stranded, stop,
@@ -443,15 +452,7 @@ def test_an_incident_wholly_on_a_full_disk_gets_its_clip_when_space_returns(
     with small_tmpfs(tmp_path / "data", "4m") as data:
         ledger = Ledger(tmp_path / "ledger.sqlite3")
         disk = DiskGuard(data, floor_bytes=1 << 20, reserve_bytes=0)
-        service = AlertService(ledger, Topics("sw", "t"), data, "http://h", {}, disk=disk)
-        stop = threading.Event()
-        reader = CameraReader(ReaderSettings("cam", str(source), buffer_seconds=3.0), stop)
-        assert reader.ring is not None
-        recorder = ClipRecorder(
-            data, {"cam": reader.ring}, ClipSettings(1.0, 1.0), service.clip_ready, stop, disk,
-            service.clip_missing,
-        )  # fmt: skip
-        service.clips = recorder
+        service, reader, recorder, stop = recording(ledger, data, disk, source)
         reader.start()
         recorder.start()
         try:
