@@ -22,7 +22,9 @@ class Detections:
 
     ``xyxy`` is (n, 4) float32 (left, top, right, bottom), ``confidence`` (n,) float32,
     ``class_id`` (n,) int32 indexing ``class_names``, ``tracker_id`` (n,) int32 or None before
-    tracking (-1 for untracked rows).
+    tracking (-1 for untracked rows). ``peaks`` (when the detector reports it) holds, per class
+    id, the highest score the model gave that class anywhere in the frame, below every floor
+    too: whether a second look can pay (``detect.inference.SecondLook``).
     """
 
     xyxy: FloatArray
@@ -30,6 +32,7 @@ class Detections:
     class_id: IntArray
     class_names: tuple[str, ...] = ()
     tracker_id: IntArray | None = None
+    peaks: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.confidence)
@@ -42,6 +45,8 @@ class Detections:
             )
         if self.tracker_id is not None and self.tracker_id.shape != (n,):
             raise ValueError(f"tracker_id must have shape ({n},), got {self.tracker_id.shape}")
+        if self.peaks is not None and self.peaks.ndim != 1:
+            raise ValueError(f"peaks must have one score per class, got shape {self.peaks.shape}")
 
     @classmethod
     def empty(cls, class_names: tuple[str, ...] = ()) -> Detections:
@@ -61,6 +66,7 @@ class Detections:
             np.asarray(self.class_id[index], np.int32).reshape(-1),
             self.class_names,
             None if self.tracker_id is None else np.asarray(self.tracker_id[index], np.int32),
+            self.peaks,
         )
 
     @property

@@ -383,16 +383,19 @@ class OnnxDetector(DetectorBase):
         """Decode one image's raw output into detections in frame pixels."""
         if self.info.end_to_end:
             ids = np.clip(output[:, 5].astype(np.int64), 0, len(self.class_names) - 1)
+            peaks = np.zeros(len(self.class_names), np.float32)
+            np.maximum.at(peaks, ids, output[:, 4].astype(np.float32))
             rows = output[output[:, 4] > self.floors()[ids]][: self.max_detections]
             xyxy = rows[:, :4].astype(np.float32)
             scores = rows[:, 4].astype(np.float32)
             classes = rows[:, 5].astype(np.int32)
         else:
             xyxy, scores, classes = self._decode_raw(output)
+            peaks = output[4:].max(axis=1).astype(np.float32)
         xyxy = (xyxy - np.array([box.pad_x, box.pad_y] * 2, np.float32)) / np.float32(box.scale)
         xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], 0, box.width)
         xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], 0, box.height)
-        return Detections(xyxy.astype(np.float32), scores, classes, self.class_names)
+        return Detections(xyxy.astype(np.float32), scores, classes, self.class_names, peaks=peaks)
 
     def _decode_raw(
         self, output: npt.NDArray[np.float32]

@@ -46,6 +46,31 @@ class Detector(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SecondLook:
+    """A model that looks again only where the earlier model ``after`` saw a hint: a frame is
+    given to it when ``after`` scored one of ``class_ids`` (its class ids) at that class's
+    ``min_scores`` or more anywhere in the frame (``Detections.peaks``), far below any rule's
+    threshold. Where ``after`` saw nothing of the kind, the second look would find nothing
+    either (measured on held-out pictures: ``bench.second_look``), and its cost is saved."""
+
+    after: str
+    class_ids: tuple[int, ...]
+    min_scores: tuple[float, ...]  # one per class id
+
+    def __post_init__(self) -> None:
+        if len(self.class_ids) != len(self.min_scores):
+            raise ValueError("a second look needs one hint per class")
+
+    def wanted(self, earlier: Detections) -> bool:
+        """Whether the frame ``after`` found ``earlier`` on deserves the second look (yes when
+        the earlier model reports no peaks)."""
+        if earlier.peaks is None:
+            return True
+        peaks = earlier.peaks[list(self.class_ids)]
+        return bool((peaks >= np.array(self.min_scores, np.float32)).any())
+
+
 @dataclass
 class ModelStats:
     """Running figures of one model (for /metrics and /api/health)."""
@@ -53,6 +78,7 @@ class ModelStats:
     frames: int = 0
     batches: int = 0
     errors: int = 0
+    skipped: int = 0  # frames a second look was not needed on
     ms_per_frame: float | None = None
 
     def record(self, frames: int, elapsed_s: float) -> None:
@@ -68,13 +94,25 @@ class ModelStats:
 
 @dataclass
 class DetectorStage:
-    """Named detectors; ``run`` gives each camera's detections per model."""
+    """Named detectors, run in order; ``run`` gives each camera's detections per model. A model
+    with a ``SecondLook`` runs only on the frames its earlier model found a hint on (the others
+    get no detections of it)."""
 
     detectors: Mapping[str, Detector]
+    second_looks: Mapping[str, SecondLook] = field(default_factory=dict)
     stats: dict[str, ModelStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.stats = {name: ModelStats() for name in self.detectors}
+        order = list(self.detectors)
+        for name, look in self.second_looks.items():
+            if name not in self.detectors:
+                raise ValueError(f"second look for unknown model '{name}'")
+            if look.after not in order[: order.index(name)]:
+                raise ValueError(
+                    f"model '{name}' looks again after '{look.after}', "
+                    "which is not a model before it"
+                )
 
     def run(self, frames: Mapping[str, npt.NDArray[Any]]) -> dict[str, dict[str, Detections]]:
         """Detections per camera and model; a frame the models cannot take is logged with its
@@ -84,12 +122,19 @@ class DetectorStage:
         found: dict[str, dict[str, Detections]] = {camera: {} for camera in usable}
         if not usable:
             return found
-        cameras: Sequence[str] = list(usable)
-        images = [usable[camera] for camera in cameras]
         for name, detector in self.detectors.items():
+            cameras: Sequence[str] = list(usable)
+            look = self.second_looks.get(name)
+            if look is not None:
+                cameras = [c for c in cameras if look.wanted(found[c][look.after])]
+                self.stats[name].skipped += len(usable) - len(cameras)
+                for camera in usable.keys() - set(cameras):
+                    found[camera][name] = Detections.empty(detector.class_names)
+            if not cameras:
+                continue
             started = time.perf_counter()
-            results = detector.detect_batch(images)
-            self.stats[name].record(len(images), time.perf_counter() - started)
+            results = detector.detect_batch([usable[camera] for camera in cameras])
+            self.stats[name].record(len(cameras), time.perf_counter() - started)
             for camera, detections in zip(cameras, results, strict=True):
                 found[camera][name] = detections
         return found
@@ -110,6 +155,8 @@ class DetectorStage:
             key = name.replace("-", "_")
             figures[f"detector_{key}_frames"] = stats.frames
             figures[f"detector_{key}_errors"] = stats.errors
+            if name in self.second_looks:
+                figures[f"detector_{key}_skipped"] = stats.skipped
             if stats.ms_per_frame is not None:
                 figures[f"detector_{key}_ms_per_frame"] = round(stats.ms_per_frame, 2)
         return figures

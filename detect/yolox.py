@@ -272,6 +272,7 @@ class YoloxDetector(DetectorBase):
         """One image's raw output to detections in the pixels of a ``width`` x ``height`` frame."""
         floors = self.floors()
         class_scores = output[:, BOX_VALUES:] * output[:, 4:5]
+        peaks = class_scores.max(axis=0).astype(np.float32)
         class_scores[:, np.isinf(floors)] = 0
         best = class_scores.argmax(axis=1)
         scores = class_scores[np.arange(len(best)), best]
@@ -286,5 +287,9 @@ class YoloxDetector(DetectorBase):
         offset = (xyxy + (classes.astype(np.float32) * MAX_WH)[:, None]).astype(np.float32)
         kept = nms(offset, scores, self.iou)
         return Detections(
-            xyxy[kept].astype(np.float32), scores[kept], classes[kept], self.class_names
+            xyxy[kept].astype(np.float32),
+            scores[kept],
+            classes[kept],
+            self.class_names,
+            peaks=peaks,
         )

@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
@@ -30,7 +30,7 @@ from alerts.retention import RetentionPolicy, RetentionWorker
 from alerts.service import AlertService
 from core.errors import SitewatchError
 from detect.engine import ModelError, OnnxDetector
-from detect.inference import Detector, DetectorStage
+from detect.inference import Detector, DetectorStage, SecondLook
 from detect.model_format import ModelFormat
 from detect.references import ReferenceStore
 from detect.yolox import YoloxDetector
@@ -41,6 +41,7 @@ from sitewatch.api import api_server, create_app
 from sitewatch.api.context import ApiDependencies
 from sitewatch.api.live_stream import LiveFeed
 from sitewatch.config.camera import Camera
+from sitewatch.config.detector import Model
 from sitewatch.config.mqtt import MqttMode
 from sitewatch.config.site import SiteConfig
 from sitewatch.live_results import LatestResults
@@ -91,6 +92,7 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
             log.warning("no detector model configured: the flame and hard-hat rules are off")
         return None
     detectors: dict[str, Detector] = {}
+    second_looks: dict[str, SecondLook] = {}
     needs = rules.class_thresholds()
     for index, model in enumerate(config.models):
         floors = {
@@ -123,7 +125,29 @@ def load_detectors(config: SiteConfig) -> DetectorStage | None:
             detector.providers[0],
         )
         detectors[model.name] = detector
-    return DetectorStage(detectors)
+        if model.second_look is not None:
+            second_looks[model.name] = second_look(index, model, detector, detectors)
+    return DetectorStage(detectors, second_looks)
+
+
+def second_look(
+    index: int, model: Model, detector: Detector, loaded: Mapping[str, Detector]
+) -> SecondLook:
+    """``model``'s second look, in the class ids of the model it asks (StartupError when that
+    model lacks one of the classes: its file's names are known only now)."""
+    assert model.second_look is not None
+    after = loaded[model.second_look.after]  # the config checked it is listed before
+    wanted = model.use_classes or list(detector.class_names)
+    missing = [name for name in wanted if name not in after.class_names]
+    if missing:
+        raise StartupError(
+            f"models[{index}] ({model.name}): second_look.after: model "
+            f"'{model.second_look.after}' has no class {', '.join(missing)} "
+            f"(classes: {', '.join(after.class_names)})"
+        )
+    ids = tuple(after.class_names.index(name) for name in wanted)
+    hints = tuple(model.second_look.hint_of(name) for name in wanted)
+    return SecondLook(model.second_look.after, ids, hints)
 
 
 class Runner:

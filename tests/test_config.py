@@ -77,6 +77,25 @@ def _with_persons(hazards: dict[str, Any] | None = None, **fields: Any) -> Edit:
     )
 
 
+def _second_look(look: dict[str, Any], first: dict[str, Any] | None = None) -> Edit:
+    """An edit that leaves the bundled hazard model (``first`` fields over it) and a second look
+    at 512 px for flames and bare heads with the ``look`` settings."""
+    model = str(ROOT / "models" / "hazards.onnx")
+    return _set(
+        "models",
+        [
+            {"name": "hazards", "path": model, **(first or {})},
+            {
+                "name": "again",
+                "path": model,
+                "input_size": 512,
+                "use_classes": ["fire", "smoke", "head"],
+                "second_look": look,
+            },
+        ],
+    )
+
+
 def _delete(path: str) -> Edit:
     def edit(config: dict[str, Any]) -> None:
         *parents, last = path.split(".")
@@ -302,6 +321,36 @@ MALFORMED: list[tuple[str, Edit, str, str]] = [
         _with_persons(hazards={"use_classes": ["fire", "smoke", "head"]}),
         "rules.hardhat.person_threshold",
         "no configured model keeps class 'helmet'",
+    ),
+    (
+        "second look after itself",
+        _second_look({"after": "again"}),
+        "models[1].second_look.after",
+        "'again' is not a model listed before 'again' (earlier models: hazards)",
+    ),
+    (
+        "second look after a model that lacks its classes",
+        _second_look({"after": "hazards"}, {"classes": ["fire", "smoke", "helmet", "bare"]}),
+        "models[1].second_look.after",
+        "model 'hazards' has no class 'head'",
+    ),
+    (
+        "second look hint for a class it does not look for",
+        _second_look({"after": "hazards", "class_min_score": {"helmet": 0.1}}),
+        "models[1].second_look.class_min_score.helmet",
+        "'helmet' is not one of the classes model 'again' looks for",
+    ),
+    (
+        "second look hint above 1",
+        _second_look({"after": "hazards", "class_min_score": {"head": 1.5}}),
+        "models[1].second_look.class_min_score.head",
+        "must be between 0 and 1",
+    ),
+    (
+        "second look hint zero",
+        _second_look({"after": "hazards", "min_score": 0}),
+        "models[1].second_look.min_score",
+        "greater than 0",
     ),
     (
         "person threshold zero",

@@ -13,6 +13,33 @@ from detect.model_format import ModelFormat
 NMS_IOU = {ModelFormat.ULTRALYTICS: 0.7, ModelFormat.YOLOX: 0.45}  # each layout's usual default
 
 
+class SecondLook(Section):
+    """Run this model only on frames where an earlier model saw a hint of its classes: a
+    second pass at a larger input size costs more than the first and finds nothing where the
+    first gave its classes no score at all (``python -m bench.second_look``)."""
+
+    after: str = Field(
+        pattern=NAME_PATTERN, description="Name of the earlier model (in `models`) to ask."
+    )
+    min_score: float = Field(
+        default=0.003,
+        gt=0,
+        lt=1,
+        description="Look again when the earlier model scored one of this model's "
+        "`use_classes` at least this high anywhere in the frame (far below any rule's "
+        "threshold: a hint, not a detection).",
+    )
+    class_min_score: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-class hints instead of `min_score` (e.g. a bare head needs a "
+        "stronger hint than a flame to be worth a second look).",
+    )
+
+    def hint_of(self, name: str) -> float:
+        """The hint class ``name`` needs."""
+        return self.class_min_score.get(name, self.min_score)
+
+
 class Model(Section):
     """A detect model in ONNX format: an ultralytics export (YOLOv8, YOLO11...) or a YOLOX
     model (e.g. COCO YOLOX-nano as a person finder)."""
@@ -56,6 +83,11 @@ class Model(Section):
         lt=1,
         description="Per-class NMS overlap threshold (default: 0.7 for ultralytics exports, "
         "0.45 for YOLOX models).",
+    )
+    second_look: SecondLook | None = Field(
+        default=None,
+        description="Only where an earlier model saw a hint of this model's classes (a second "
+        "look at another size); on every sampled frame when omitted.",
     )
     threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime intra-op threads.")
     providers: list[str] = Field(

@@ -58,6 +58,7 @@ class SiteConfig(Section):
                     f"{self.clips.pre_roll_s:g} s",
                 )
         for m, model in enumerate(self.models):
+            self._check_second_look(m)
             for k, name in enumerate(model.use_classes):
                 model.check_class(name, ("models", m, "use_classes", k))
             for name, floor in model.class_confidence.items():
@@ -82,6 +83,38 @@ class SiteConfig(Section):
                             **{"class": wanted},
                         )
         return self
+
+    def _check_second_look(self, m: int) -> None:
+        """A second look asks a model listed before it, for classes that model has."""
+        model = self.models[m]
+        if model.second_look is None:
+            return
+        path = ("models", m, "second_look", "after")
+        earlier = {other.name: other for other in self.models[:m]}
+        after = earlier.get(model.second_look.after)
+        if after is None:
+            listed = ", ".join(earlier) or "none"
+            raise FieldError(
+                path,
+                f"'{model.second_look.after}' is not a model listed before '{model.name}' "
+                f"(earlier models: {listed})",
+            )
+        for name in model.use_classes or model.classes:
+            if after.classes and name not in after.classes:
+                raise FieldError(
+                    path,
+                    f"model '{after.name}' has no class '{name}' to give a hint of "
+                    f"(classes: {', '.join(after.classes)})",
+                )
+        wanted = model.use_classes or model.classes
+        for name, hint in model.second_look.class_min_score.items():
+            where = ("models", m, "second_look", "class_min_score", name)
+            if wanted and name not in wanted:
+                raise FieldError(
+                    where, f"'{name}' is not one of the classes model '{model.name}' looks for"
+                )
+            if not 0 < hint < 1:
+                raise FieldError(where, f"must be between 0 and 1, not {hint:g}")
 
     def _check_rule_classes(self, known: set[str]) -> None:
         """An enabled detection rule needs a model with its classes (when models are set)."""
