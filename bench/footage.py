@@ -579,6 +579,7 @@ class FootageReport:
     totals: Totals
     frames: bool
     wall_s: float
+    inferences: dict[str, dict[str, int]] = field(default_factory=dict)  # model: frames, skipped
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -599,6 +600,7 @@ class FootageReport:
             "wall_s": self.wall_s,
             "clips": [clip.to_dict() for clip in self.clips],
             "totals": self.totals.to_dict(),
+            "inferences": self.inferences,
         }
 
 
@@ -719,6 +721,10 @@ def run_benchmark(
         totals=totals(results),
         frames=frames,
         wall_s=round(time.monotonic() - started, 1),
+        inferences={
+            name: {"frames": stats.frames, "skipped": stats.skipped}
+            for name, stats in stage.stats.items()
+        },
     )
 
 
@@ -796,6 +802,13 @@ def print_report(report: FootageReport) -> None:
     print()
     for line in totals_lines(report.totals):
         print(line)
+    for name, counts in report.inferences.items():
+        looked = counts["frames"] + counts["skipped"]
+        if counts["skipped"] and looked:
+            print(
+                f"model {name} ran on {counts['frames']} of {looked} inferred frames "
+                f"({counts['frames'] / looked:.0%}; second look)"
+            )
     print(f"run took {report.wall_s:.0f} s")
 
 

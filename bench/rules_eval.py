@@ -554,20 +554,21 @@ def rule_rows(
     workdir: Path,
     half: Half = EVALUATION,
     hazards: Sequence[str] = (FLAME, HARDHAT),
+    models_from: Path = PRODUCT_CONFIG,
 ) -> list[RuleRow]:
     """Part 1: flame (with and without the colour check) and hard hat on assembled videos from
     ``half`` of the val split (the calibration half only to study or tune the rules)."""
     data = load_dataset(data_path)
     rows: list[RuleRow] = []
     if FLAME in hazards:
-        rows += _flame_rows(data, model, pairs, workdir, half)
+        rows += _flame_rows(data, model, pairs, workdir, half, models_from)
     if HARDHAT in hazards:
-        rows.append(_hardhat_row(data, model, pairs, workdir, half))
+        rows.append(_hardhat_row(data, model, pairs, workdir, half, models_from))
     return rows
 
 
 def _flame_rows(
-    data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half
+    data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half, models_from: Path
 ) -> list[RuleRow]:
     rows: list[RuleRow] = []
 
@@ -578,9 +579,9 @@ def _flame_rows(
         "hardhat": {"enabled": False},
         "flame": {"evidence": {"enabled": False}, **TRIALS},
     }
-    flame_config = site_config(workdir, model, single)
+    flame_config = site_config(workdir, model, single, models_from=models_from)
     deployed = {"hardhat": {"enabled": False}, "flame": TRIALS}
-    deployed_config = site_config(workdir, model, deployed)
+    deployed_config = site_config(workdir, model, deployed, models_from=models_from)
     flame = flame_config.rules.flame
     camera = flame_config.cameras[0]
     flame_plan = assemble(FLAME, *flame_pools(data, half), pairs, flame.clear_s)
@@ -602,8 +603,12 @@ def _flame_rows(
     return rows
 
 
-def _hardhat_row(data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half) -> RuleRow:
-    hat_config = site_config(workdir, model, {"flame": {"enabled": False}, "hardhat": TRIALS})
+def _hardhat_row(
+    data: YoloDataset, model: Path, pairs: int, workdir: Path, half: Half, models_from: Path
+) -> RuleRow:
+    hat_config = site_config(
+        workdir, model, {"flame": {"enabled": False}, "hardhat": TRIALS}, models_from=models_from
+    )
     hardhat = hat_config.rules.hardhat
     hat_plan = assemble(HARDHAT, *hardhat_pools(data, half), pairs, hardhat.clear_s)
     hat_video = ensure_video(hat_plan)
@@ -647,14 +652,16 @@ class SceneReport:
         }
 
 
-def scene_report(model: Path | None, quick: bool, workdir: Path) -> SceneReport:
+def scene_report(
+    model: Path | None, quick: bool, workdir: Path, models_from: Path = PRODUCT_CONFIG
+) -> SceneReport:
     """Replay the hazard-free scene with the demo's exit zone and production timings."""
     spec = QUICK_SCENE if quick else SCENE
     video = CACHE / f"clear-aisle-{spec.duration_s:.0f}s.mp4"
     log(f"rendering {video} unless cached ({spec.duration_s / 60:.0f} min)...")
     ensure_scene(video, spec)
     zones = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))["cameras"][0]["zones"]
-    config = site_config(workdir, model, {}, zones)
+    config = site_config(workdir, model, {}, zones, models_from)
     stage = None if model is None else _stage(config, None)
     log(f"replaying {video}...")
     result, cost = run_replay(config, video, stage)
@@ -837,6 +844,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="val half for part 1 (calibration: to study or tune the rules, not to report)",
     )
     parser.add_argument("--hazard", choices=[FLAME, HARDHAT], nargs="*", default=[FLAME, HARDHAT])
+    parser.add_argument(
+        "--models-from",
+        type=Path,
+        default=PRODUCT_CONFIG,
+        help="the configuration whose model entries run (default: the example configuration)",
+    )
     args = parser.parse_args(argv)
 
     model: Path | None = args.model if args.model.is_file() else None
@@ -853,9 +866,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             pairs = QUICK_PAIRS if args.quick else PAIRS
             outcome.half = args.half
-            outcome.rules = rule_rows(args.data, model, pairs, workdir, args.half, args.hazard)
+            outcome.rules = rule_rows(
+                args.data, model, pairs, workdir, args.half, args.hazard, args.models_from
+            )
         if not args.skip_scene:
-            outcome.scene = scene_report(model, args.quick, workdir)
+            outcome.scene = scene_report(model, args.quick, workdir, args.models_from)
 
     if args.json:
         print(json.dumps(outcome.to_dict(args.model, args.data, args.quick), indent=2))
