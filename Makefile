@@ -75,9 +75,10 @@ $(TRAIN_VENV)/.installed: pyproject.toml | python-deps
 	$(TRAIN_VENV)/bin/pip install -q --disable-pip-version-check -e '.[train,dev]'
 	touch $@
 
-# A tiny end-to-end training (generated images, one epoch), export and inference with our engine.
+# A tiny end-to-end training (generated images, one epoch), export and inference with our engine;
+# the INT8 copy (lab.quantize).
 test-train: $(TRAIN_VENV)/.installed
-	$(TRAIN_VENV)/bin/pytest -m train tests/test_training.py
+	$(TRAIN_VENV)/bin/pytest -m train tests/test_training.py tests/test_quantize.py
 
 schema: venv
 	$(BIN)/sitewatch schema config/schema.json
