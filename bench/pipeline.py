@@ -38,8 +38,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -241,10 +241,28 @@ def cameras_running(health: dict[str, Any], count: int) -> bool:
     return len(figures) == count and all(analysed_of(f) > 2 for f in figures.values())
 
 
-def measure_sitewatch(
-    variant: Variant, cameras: int, servers: ServerPool, broker: BrokerInfo, options: Options
-) -> Run:
-    """One window of the real ``sitewatch run``."""
+@dataclass(frozen=True)
+class SitewatchProcess:
+    """A running ``sitewatch run`` of the bench: its process, API address and log file."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    log_path: Path
+    startup_s: float
+
+
+@contextmanager
+def running_sitewatch(
+    variant: Variant,
+    cameras: int,
+    servers: ServerPool,
+    broker: BrokerInfo,
+    keep_log: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[SitewatchProcess]:
+    """The real ``sitewatch run`` on ``cameras`` cameras of ``servers``, yielded once every
+    camera is analysed; stopped with SIGTERM (then SIGKILL) on exit, its log copied to
+    ``keep_log`` when given. ``env`` adds environment variables to the process."""
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         tmp_dir = Path(tmp)
         api_port = free_port()
@@ -259,21 +277,19 @@ def measure_sitewatch(
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         log_path = tmp_dir / "sitewatch.log"
         base = f"http://127.0.0.1:{api_port}"
+        root = variant.root or ROOT
         with log_path.open("wb") as log:
-            root = variant.root or ROOT
             proc = subprocess.Popen(
                 [sys.executable, "-m", "sitewatch", "run", "--config", str(config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=root,
-                env={**os.environ, "PYTHONPATH": str(root)},
+                env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
             )
         try:
             started = time.monotonic()
             wait_running(proc, base, cameras, log_path)
-            startup = time.monotonic() - started
-            time.sleep(options.warmup_s)
-            return window(proc, base, variant, cameras, servers, options, startup)
+            yield SitewatchProcess(proc, base, log_path, time.monotonic() - started)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -281,9 +297,21 @@ def measure_sitewatch(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            if options.keep_logs:
-                kept = BENCH_DIR / f"sitewatch-{variant.models}-{cameras}.log"
-                kept.write_bytes(log_path.read_bytes())
+            if keep_log is not None:
+                keep_log.parent.mkdir(parents=True, exist_ok=True)
+                keep_log.write_bytes(log_path.read_bytes())
+
+
+def measure_sitewatch(
+    variant: Variant, cameras: int, servers: ServerPool, broker: BrokerInfo, options: Options
+) -> Run:
+    """One window of the real ``sitewatch run``."""
+    kept = BENCH_DIR / f"sitewatch-{variant.models}-{cameras}.log" if options.keep_logs else None
+    with running_sitewatch(variant, cameras, servers, broker, kept) as running:
+        time.sleep(options.warmup_s)
+        return window(
+            running.proc, running.base, variant, cameras, servers, options, running.startup_s
+        )
 
 
 def wait_running(

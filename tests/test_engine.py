@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from detect.detections import Detections
-from detect.engine import FrameError, ModelError, OnnxDetector, as_bgr, plan_letterbox
+from detect.engine import (
+    FrameError,
+    ModelError,
+    OnnxDetector,
+    as_bgr,
+    plan_letterbox,
+    session_options,
+)
 from detect.model_probe import describe_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +86,19 @@ def test_batch_gives_the_same_result_as_single_frames(scene: np.ndarray) -> None
         assert len(single) == len(result)
         assert np.allclose(single.xyxy, result.xyxy, atol=0.01)
         assert np.array_equal(single.class_id, result.class_id)
+
+
+def test_sessions_keep_no_memory_arena_or_patterns(scene: np.ndarray) -> None:
+    """Batches vary with the cameras ready: an arena would keep the largest batch's activations
+    for good and a memory pattern per batch size (355 MB for the example's three models)."""
+    options = session_options(2)
+    assert options.enable_cpu_mem_arena is False
+    assert options.enable_mem_pattern is False
+    detector = OnnxDetector(DEFAULT_MODEL, input_size=320)
+    used = detector._session.get_session_options()
+    assert (used.enable_cpu_mem_arena, used.enable_mem_pattern) == (False, False)
+    batch = detector.detect_batch([scene, scene, scene])
+    assert all(np.array_equal(b.xyxy, detector.detect(scene).xyxy) for b in batch)
 
 
 def test_boxes_are_in_frame_pixels(scene: np.ndarray) -> None:

@@ -8,6 +8,7 @@ import pytest
 from core.vocabulary import ZoneKind
 from detect.detections import Detections
 from detect.zone_filter import (
+    PixelCounts,
     ZoneArea,
     centers_inside,
     drop_ignored,
@@ -27,6 +28,8 @@ LEFT = ZoneShape(
 )
 # a normalised square in the right part: about x 150..190, y 10..50
 RIGHT = ZoneShape("right", ZoneKind.IGNORE, ((0.75, 0.1), (0.95, 0.1), (0.95, 0.5), (0.75, 0.5)))
+# a trapezoid off every edge, like bench.pipeline's exit zone
+MIDDLE = ZoneShape("middle", ZoneKind.EXIT, ((0.55, 0.45), (0.85, 0.45), (0.95, 0.98), (0.5, 0.98)))
 
 
 def boxes(*xyxy: tuple[float, float, float, float]) -> Detections:
@@ -64,9 +67,10 @@ def test_overlap_share(box: tuple[float, float, float, float], share: float) -> 
     assert overlap_share(boxes(box), zone).tolist() == [pytest.approx(share)]
 
 
-def test_overlap_share_matches_counting_pixels() -> None:
-    """The integral image gives what summing the mask over each box gives."""
-    zone = ZoneArea.rasterise(RIGHT, W, H)
+@pytest.mark.parametrize("shape", [LEFT, RIGHT, MIDDLE], ids=lambda shape: shape.name)
+def test_overlap_share_matches_counting_pixels(shape: ZoneShape) -> None:
+    """The summed-area table gives what summing the mask over each box gives."""
+    zone = ZoneArea.rasterise(shape, W, H)
     rng = np.random.default_rng(7)
     corners = rng.integers(-20, 220, size=(200, 2, 2))
     xyxy = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1).astype(np.float32)
@@ -75,6 +79,27 @@ def test_overlap_share_matches_counting_pixels() -> None:
         window = zone.mask[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
         expected = window.mean() if window.size else 0.0
         assert share == pytest.approx(expected, abs=1e-6)
+
+
+def test_pixel_counts_cover_only_the_zone_bounding_box() -> None:
+    """A 720p exit zone's table spans the zone, not the frame (the frame's in int64 took
+    7.4 MB per zone and camera)."""
+    zone = ZoneArea.rasterise(MIDDLE, 1280, 720)
+    rows = np.flatnonzero(zone.mask.any(axis=1))
+    cols = np.flatnonzero(zone.mask.any(axis=0))
+    table = zone.counts.table
+    assert table.shape == (rows[-1] - rows[0] + 2, cols[-1] - cols[0] + 2)
+    assert (zone.counts.left, zone.counts.top) == (cols[0], rows[0])
+    assert table.dtype == np.int32
+    assert table.nbytes < 721 * 1281 * 8 / 6
+    assert table[-1, -1] == zone.mask.sum()
+
+
+def test_a_zone_without_pixels_overlaps_nothing() -> None:
+    mask = np.zeros((H, W), bool)
+    zone = ZoneArea("empty", ZoneKind.EXIT, mask, (), PixelCounts.of(mask))
+    assert zone.counts.table.shape == (1, 1)
+    assert overlap_share(boxes((0, 0, W, H), (10, 10, 30, 30)), zone).tolist() == [0.0, 0.0]
 
 
 def test_ignore_zones_drop_detections_centred_in_them() -> None:
