@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -99,6 +100,33 @@ def test_sessions_keep_no_memory_arena_or_patterns(scene: np.ndarray) -> None:
     assert (used.enable_cpu_mem_arena, used.enable_mem_pattern) == (False, False)
     batch = detector.detect_batch([scene, scene, scene])
     assert all(np.array_equal(b.xyxy, detector.detect(scene).xyxy) for b in batch)
+
+
+def test_detectors_of_one_file_share_a_session(scene: np.ndarray, tmp_path: Path) -> None:
+    """The 416 and 512 px passes of one file hold its weights once; the shared session gives
+    each the boxes of a session of its own."""
+    at_416 = OnnxDetector(DEFAULT_MODEL, input_size=416, confidence=0.01)
+    at_512 = OnnxDetector(DEFAULT_MODEL, input_size=512, confidence=0.01)
+    assert at_416._session is at_512._session
+    copy = tmp_path / "hazards.onnx"
+    copy.write_bytes(DEFAULT_MODEL.read_bytes())
+    alone = OnnxDetector(copy, input_size=512, confidence=0.01)
+    assert alone._session is not at_512._session
+    shared, own = at_512.detect(scene), alone.detect(scene)
+    assert len(shared) >= 3
+    assert np.array_equal(shared.class_id, own.class_id)
+    assert np.allclose(shared.xyxy, own.xyxy, atol=1e-3)
+    assert not np.array_equal(at_416.detect(scene).xyxy, shared.xyxy)
+    assert OnnxDetector(DEFAULT_MODEL, input_size=512, threads=1)._session is not at_512._session
+
+
+def test_a_replaced_model_file_gets_a_new_session(tmp_path: Path) -> None:
+    copy = tmp_path / "hazards.onnx"
+    copy.write_bytes(DEFAULT_MODEL.read_bytes())
+    first = OnnxDetector(copy, input_size=320)
+    stat = copy.stat()
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert OnnxDetector(copy, input_size=320)._session is not first._session
 
 
 def test_boxes_are_in_frame_pixels(scene: np.ndarray) -> None:
