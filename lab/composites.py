@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from lab.training_set import FIRE, yolo_line
+from lab.training_set import FIRE, fresh_folders, yolo_line
 
 Image = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.float32]
@@ -174,12 +174,7 @@ def contact_sheet(samples: Sequence[tuple[Image, list[Sequence[float]]]], out: P
 def build(train: Path, out: Path, per_frame: int, seed: int) -> dict[str, int]:
     """Write the dataset folder; the counts it reports."""
     rng = np.random.default_rng(seed)
-    image_dir, label_dir = out / "images" / "train", out / "labels" / "train"
-    made_dir = out / "made"
-    for folder in (image_dir, label_dir, made_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.iterdir():
-            old.unlink()
+    image_dir, label_dir, made_dir = fresh_folders(out, "made")
     for picture in sorted((train / "images" / "train").iterdir()):
         (image_dir / picture.name).symlink_to(picture.resolve())
         label = train / "labels" / "train" / f"{picture.stem}.txt"

@@ -198,14 +198,20 @@ def contact_sheet(samples: Sequence[tuple[Path, list[str]]], out: Path, tile: in
         cv2.imwrite(str(out), np.vstack(rows))
 
 
-def build(args: argparse.Namespace) -> None:
-    out: Path = args.out
-    image_dir, label_dir = out / "images" / "train", out / "labels" / "train"
-    mined_dir = out / "mined"
-    for folder in (image_dir, label_dir, mined_dir):
+def fresh_folders(out: Path, extra: str) -> tuple[Path, Path, Path]:
+    """A dataset folder's train images and labels folders and ``extra`` (for the pictures it
+    makes), created or emptied."""
+    folders = (out / "images" / "train", out / "labels" / "train", out / extra)
+    for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
             old.unlink()
+    return folders
+
+
+def build(args: argparse.Namespace) -> None:
+    out: Path = args.out
+    image_dir, label_dir, mined_dir = fresh_folders(out, "mined")
     model = OnnxDetector(args.model, input_size=args.imgsz, confidence=0.05, threads=2)
     people = YoloxDetector(PERSON_MODEL, confidence=0.3)
     items = shared_items(args.data)
