@@ -91,14 +91,16 @@ SUBSTREAM_416 = Variant("416 alone, 640x360 substreams", "416", substream=True)
 STUDY = (PASS_416, PASS_416_UNGATED, PRODUCTION_UNGATED, SUBSTREAM, SUBSTREAM_416)
 
 
-def production_models() -> list[dict[str, Any]]:
-    """The example configuration's model entries, paths made absolute."""
-    models: list[dict[str, Any]] = yaml.safe_load(EXAMPLE.read_text())["models"]
-    return [{**m, "path": str((EXAMPLE.parent / m["path"]).resolve())} for m in models]
+def production_models(root: Path | None = None) -> list[dict[str, Any]]:
+    """The example configuration's model entries (of the checkout at ``root``, else this one:
+    an older checkout may not know this one's settings), paths made absolute."""
+    example = EXAMPLE if root is None else root / "config" / EXAMPLE.name
+    models: list[dict[str, Any]] = yaml.safe_load(example.read_text())["models"]
+    return [{**m, "path": str((example.parent / m["path"]).resolve())} for m in models]
 
 
 def models_of(variant: Variant) -> list[dict[str, Any]]:
-    models = production_models()
+    models = production_models(variant.root)
     if variant.threads is not None:
         models = [{**m, "threads": variant.threads} for m in models]
     return models[:1] if variant.models == "416" else models
