@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 
 HOST = "127.0.0.1"
 
@@ -73,3 +74,13 @@ class TcpRelay:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def tcp_relay(target_port: int) -> Iterator[TcpRelay]:
+    """A :class:`TcpRelay` to ``target_port``, cut for good on exit."""
+    relay = TcpRelay(target_port)
+    try:
+        yield relay
+    finally:
+        relay.cut()

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bench.tcp_relay import TcpRelay, tcp_relay
 from hub.local_postgres import LocalPostgres
 from tests.hub_env import (
     PREFIX,
@@ -34,7 +35,6 @@ from tests.hub_env import (
     wait_until,
 )
 from tests.servers import BrokerInfo
-from tests.tcp_relay import TcpRelay, tcp_relay
 
 pytestmark = pytest.mark.integration
 
@@ -162,7 +162,7 @@ def test_what_an_edge_publishes_while_the_uplink_is_down_arrives_later(tmp_path:
             lambda: plant_b.ledger.pending_count() == 0, 30
         )  # taken by the edge broker
         assert len(f.stored()) == 2  # nothing got through the cut
-        f.uplink.mend()
+        f.uplink.restore()
         with hub_process(f.config, "hub-1"):
             expected = plant_b.event_ids()
             assert wait_until(lambda: f.stored() >= expected, 60)
